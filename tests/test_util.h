@@ -1,0 +1,70 @@
+// Helpers shared by MatAlign's gtest suites.
+#ifndef MATALIGN_TESTS_TEST_UTIL_H_
+#define MATALIGN_TESTS_TEST_UTIL_H_
+
+#include <filesystem>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/real_data.h"
+#include "gtest/gtest.h"
+
+namespace matalign::testing {
+
+inline const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
+// Creates a fresh, empty directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "matalign_test_XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Join(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace matalign::testing
+
+#define ASSERT_OK(expr) ASSERT_TRUE(::matalign::testing::StatusOf(expr).ok()) \
+    << ::matalign::testing::StatusOf(expr)
+#define EXPECT_OK(expr) EXPECT_TRUE(::matalign::testing::StatusOf(expr).ok()) \
+    << ::matalign::testing::StatusOf(expr)
+
+#define MATALIGN_TEST_CONCAT_INNER_(a, b) a##b
+#define MATALIGN_TEST_CONCAT_(a, b) MATALIGN_TEST_CONCAT_INNER_(a, b)
+// ASSERT_OK_AND_ASSIGN(auto x, StatusOrExpr): asserts OK and moves the value into lhs.
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                        \
+  auto MATALIGN_TEST_CONCAT_(statusor_, __LINE__) = (rexpr);                    \
+  ASSERT_TRUE(MATALIGN_TEST_CONCAT_(statusor_, __LINE__).ok())                  \
+      << MATALIGN_TEST_CONCAT_(statusor_, __LINE__).status();                   \
+  lhs = std::move(MATALIGN_TEST_CONCAT_(statusor_, __LINE__)).value()
+
+// Sets `var` (a std::string) to <real data dir>/<subpath>, or skips the test with a
+// message when the real data is absent.
+#define MATALIGN_REAL_DATA_OR_SKIP(var, subpath)                                   \
+  std::string var;                                                                 \
+  do {                                                                             \
+    auto dir_ = ::matalign::RealDataDir();                                         \
+    if (!dir_ || !std::filesystem::exists(*dir_ + "/" + (subpath))) {              \
+      GTEST_SKIP() << "real data " << (subpath)                                    \
+                   << " not found (set MATALIGN_REAL_DATA or place ../shared/data/real)"; \
+    }                                                                              \
+    var = *dir_ + "/" + (subpath);                                                 \
+  } while (0)
+
+#endif  // MATALIGN_TESTS_TEST_UTIL_H_
