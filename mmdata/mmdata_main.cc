@@ -2,19 +2,41 @@
 // mmdata library; all logic lives there.
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "mmdata/image_tool.h"
 #include "mmdata/inspect.h"
+#include "mmdata/tokenizer_tool.h"
+#include "mmdata/xrd_tool.h"
 
 namespace {
 
+using nlohmann::json;
+
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "mmdata: error: %s\n", std::string(status.message()).c_str());
-  return status.code() == absl::StatusCode::kInvalidArgument ||
-                 status.code() == absl::StatusCode::kNotFound
-             ? 1
-             : 3;
+  const auto code = status.code();
+  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ? 1
+                                                                                          : 3;
+}
+
+void PrintXrd(const json& r) {
+  std::printf("%s pattern of %s: %zu points, 2-theta %.2f-%.2f deg", r["kind"].get<std::string>().c_str(),
+              r["file"].get<std::string>().c_str(), r["points"].get<size_t>(),
+              r["two_theta_min"].get<double>(), r["two_theta_max"].get<double>());
+  if (r["wavelength"].get<double>() > 0) {
+    std::printf(", wavelength %.5f A", r["wavelength"].get<double>());
+  }
+  std::printf("\nstrongest peaks (2-theta deg: relative height):\n");
+  for (const json& p : r["peaks"]) {
+    std::printf("  %8.3f: %5.1f\n", p["two_theta"].get<double>(),
+                p["relative_height"].get<double>());
+  }
+  for (const json& o : r["outputs"]) std::printf("wrote %s\n", o.get<std::string>().c_str());
 }
 
 }  // namespace
@@ -23,15 +45,15 @@ int main(int argc, char** argv) {
   using namespace matalign;
   CLI::App app{"mmdata: MatAlign data tools (structure, text, image and XRD readers)"};
   app.require_subcommand(1);
+  bool json_out = false;
 
-  // inspect
+  // mmdata inspect
   mmdata::InspectOptions inspect;
   std::string inspect_path, format = "auto", species;
-  bool json = false;
   CLI::App* cmd_inspect = app.add_subcommand(
       "inspect", "Summarize a structure file (CIF, POSCAR/CONTCAR, XYZ, perov5 CSV)");
   cmd_inspect->add_option("file", inspect_path, "Structure file")->required();
-  cmd_inspect->add_flag("--json", json, "Print one JSON object per structure");
+  cmd_inspect->add_flag("--json", json_out, "Print one JSON object per structure");
   cmd_inspect->add_option("--format", format, "cif | poscar | xyz | auto")->capture_default_str();
   cmd_inspect->add_option("--block", inspect.read.cif_block, "CIF data block (default: first)");
   cmd_inspect->add_option("--species", species, "POSCAR species for VASP 4 files, e.g. Fe,O");
@@ -44,6 +66,66 @@ int main(int argc, char** argv) {
   cmd_inspect->add_option("--max-atoms", inspect.read.limits.max_atoms, "Atom limit")
       ->capture_default_str();
 
+  // mmdata xrd
+  mmdata::XrdToolOptions xrd;
+  std::string xrd_path;
+  CLI::App* cmd_xrd = app.add_subcommand(
+      "xrd", "Simulate a powder XRD pattern from a structure, or read a measured scan");
+  cmd_xrd->add_option("file", xrd_path, "Structure (CIF/POSCAR/XYZ) or scan (.xy/.dat/.xrdml)")
+      ->required();
+  cmd_xrd->add_option("--out", xrd.out_xy, "Write the pattern as two-column .xy");
+  cmd_xrd->add_option("--png", xrd.out_png, "Write the pattern rendered as an image (PNG)");
+  cmd_xrd->add_option("--peaks", xrd.num_peaks, "Strongest peaks to list")->capture_default_str();
+  cmd_xrd->add_option("--wavelength", xrd.simulation.wavelength, "Angstrom (Cu K-alpha1)")
+      ->capture_default_str();
+  cmd_xrd->add_option("--two-theta-min", xrd.simulation.two_theta_min, "Degrees")
+      ->capture_default_str();
+  cmd_xrd->add_option("--two-theta-max", xrd.simulation.two_theta_max, "Degrees")
+      ->capture_default_str();
+  cmd_xrd->add_option("--step", xrd.simulation.step, "Degrees")->capture_default_str();
+  cmd_xrd->add_option("--fwhm", xrd.simulation.fwhm, "Peak FWHM, degrees")->capture_default_str();
+  cmd_xrd->add_flag("--json", json_out, "Print the summary as JSON");
+
+  // mmdata tokenizer train | encode
+  CLI::App* cmd_tok = app.add_subcommand("tokenizer", "SentencePiece BPE tokenizer");
+  cmd_tok->require_subcommand(1);
+  std::vector<std::string> corpus;
+  std::string tok_out, tok_model, tok_text;
+  size_t tok_limit = 0;
+  text::TokenizerTrainOptions train;
+  train.hard_vocab_limit = false;  // a small corpus gets the largest vocabulary it supports
+  train.num_threads = static_cast<int>(std::thread::hardware_concurrency());
+  text::EncodeOptions encode;
+  CLI::App* cmd_train = cmd_tok->add_subcommand("train", "Train a BPE model on a corpus");
+  cmd_train->add_option("--corpus", corpus,
+                        "Paragraph folder, recipe .jsonl/.json[.xz], or .txt (one text per line)")
+      ->required();
+  cmd_train->add_option("--vocab", train.vocab_size, "Vocabulary size")->capture_default_str();
+  cmd_train->add_option("--out", tok_out, "Output prefix (writes PREFIX.model, PREFIX.vocab)")
+      ->required();
+  cmd_train->add_option("--limit", tok_limit, "At most this many texts per corpus (0 = all)")
+      ->capture_default_str();
+  cmd_train->add_option("--threads", train.num_threads, "Trainer threads")->capture_default_str();
+  cmd_train->add_flag("--json", json_out, "Print the summary as JSON");
+  CLI::App* cmd_encode = cmd_tok->add_subcommand("encode", "Encode a text with a model");
+  cmd_encode->add_option("--model", tok_model, "PREFIX.model")->required();
+  cmd_encode->add_option("text", tok_text, "Text to encode")->required();
+  cmd_encode->add_option("--max-length", encode.max_length, "Tokens, [CLS] included")
+      ->capture_default_str();
+  cmd_encode->add_flag("--json", json_out, "Print ids and pieces as JSON");
+
+  // mmdata image
+  imaging::PreprocessOptions image;
+  std::string image_path, image_out;
+  bool no_crop = false;
+  CLI::App* cmd_image = app.add_subcommand(
+      "image", "Decode an image, detect the SEM data bar, and write the model input");
+  cmd_image->add_option("file", image_path, "PNG / JPEG / TIFF (8 or 16 bit)")->required();
+  cmd_image->add_option("--out", image_out, "Write the preprocessed image (PNG)");
+  cmd_image->add_option("--size", image.size, "Output side, pixels")->capture_default_str();
+  cmd_image->add_flag("--no-crop-bar", no_crop, "Keep the data bar");
+  cmd_image->add_flag("--json", json_out, "Print the summary as JSON");
+
   CLI11_PARSE(app, argc, argv);
 
   if (cmd_inspect->parsed()) {
@@ -53,14 +135,68 @@ int main(int argc, char** argv) {
     if (!species.empty()) inspect.read.poscar_species = absl::StrSplit(species, ',');
     auto summaries = mmdata::InspectFile(inspect_path, inspect);
     if (!summaries.ok()) return Fail(summaries.status());
-    for (const auto& s : *summaries) {
-      if (json) {
+    for (const json& s : *summaries) {
+      if (json_out) {
         std::cout << s.dump() << "\n";
       } else {
         std::cout << mmdata::FormatInspection(s) << (summaries->size() > 1 ? "\n" : "");
       }
     }
-    return 0;
+  } else if (cmd_xrd->parsed()) {
+    auto r = mmdata::RunXrd(xrd_path, xrd);
+    if (!r.ok()) return Fail(r.status());
+    if (json_out) {
+      std::cout << r->dump() << "\n";
+    } else {
+      PrintXrd(*r);
+    }
+  } else if (cmd_train->parsed()) {
+    std::fprintf(stderr, "reading %zu corpus path(s) and training (vocab %d)...\n",
+                 corpus.size(), train.vocab_size);
+    auto r = mmdata::TrainTokenizerFromCorpus(corpus, tok_limit, tok_out, train);
+    if (!r.ok()) return Fail(r.status());
+    if (json_out) {
+      std::cout << r->dump() << "\n";
+    } else {
+      std::printf("trained on %zu texts (%zu bytes) in %.2f s: vocabulary %d, wrote %s\n",
+                  (*r)["texts"].get<size_t>(), (*r)["corpus_bytes"].get<size_t>(),
+                  (*r)["seconds"].get<double>(), (*r)["vocab_size"].get<int>(),
+                  (*r)["model"].get<std::string>().c_str());
+    }
+  } else if (cmd_encode->parsed()) {
+    auto r = mmdata::EncodeWithModel(tok_model, tok_text, encode);
+    if (!r.ok()) return Fail(r.status());
+    if (json_out) {
+      std::cout << r->dump() << "\n";
+    } else {
+      std::printf("%d tokens%s: %s\n", (*r)["num_tokens"].get<int>(),
+                  (*r)["truncated"].get<bool>() ? " (truncated)" : "",
+                  absl::StrJoin((*r)["pieces"].get<std::vector<std::string>>(), " ").c_str());
+      std::printf("ids: %s\n", absl::StrJoin((*r)["ids"].get<std::vector<int>>(), " ").c_str());
+    }
+  } else if (cmd_image->parsed()) {
+    image.crop_data_bar = !no_crop;
+    auto r = mmdata::PrepareImage(image_path, image, image_out);
+    if (!r.ok()) return Fail(r.status());
+    if (json_out) {
+      std::cout << r->dump() << "\n";
+    } else {
+      const json& bar = (*r)["data_bar"];
+      std::printf("%s: %dx%d, %d-bit, %d channel(s)\n", image_path.c_str(),
+                  (*r)["width"].get<int>(), (*r)["height"].get<int>(),
+                  (*r)["bit_depth"].get<int>(), (*r)["channels"].get<int>());
+      if (bar["found"].get<bool>()) {
+        std::printf("data bar: rows %d-%d (%d rows)%s\n", bar["top_row"].get<int>(),
+                    bar["bottom_row"].get<int>(),
+                    bar["bottom_row"].get<int>() - bar["top_row"].get<int>() + 1,
+                    image.crop_data_bar ? ", cropped" : ", kept");
+      } else {
+        std::printf("data bar: none found\n");
+      }
+      std::printf("model input: 1x%dx%d, normalized (x - %.2f) / %.2f\n", image.size, image.size,
+                  image.mean, image.stddev);
+      if (!image_out.empty()) std::printf("wrote %s\n", image_out.c_str());
+    }
   }
   return 0;
 }

@@ -14,7 +14,7 @@ PACKAGES=(
   libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gemmi-dev tao-pegtl-dev libstb-dev zlib1g-dev
-  libsentencepiece-dev libicu-dev
+  libsentencepiece-dev libicu-dev liblzma-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libpugixml-dev
 )
 

@@ -1,0 +1,92 @@
+// Private to matalign_text: a thin wrapper around SentencePiece that uses only standard
+// types.
+//
+// Why a separate translation unit: Debian's sentencepiece_processor.h declares
+// `namespace absl { using std::string_view; }`, which collides with packaged abseil's own
+// absl::string_view class. sentencepiece_adapter.cc therefore includes SentencePiece and no
+// abseil header, and everything else in text/ includes this header and no SentencePiece
+// header. Errors come back as strings (empty = success) and are turned into absl::Status
+// by the caller. No exception escapes these functions.
+#ifndef MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
+#define MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}  // namespace sentencepiece
+
+namespace matalign::text::internal {
+
+// Trainer settings, passed through to SentencePieceTrainer as flags.
+struct SpTrainConfig {
+  std::string model_type;
+  int vocab_size = 0;
+  double character_coverage = 0;
+  int max_sentence_length = 0;
+  int num_threads = 1;
+  std::uint32_t seed = 0;
+  // Characters forced into the vocabulary; each must occur in the sentences (SentencePiece
+  // aborts otherwise).
+  std::string required_chars;
+  bool split_digits = true;
+  bool byte_fallback = false;
+  bool hard_vocab_limit = true;
+  bool verbose = false;
+  // Special pieces and their ids: pad, unk, bos are SentencePiece's meta pieces; the
+  // control symbols follow them.
+  int pad_id = 0;
+  int unk_id = 1;
+  int bos_id = 2;
+  std::string pad_piece;
+  std::string unk_piece;
+  std::string bos_piece;
+  std::vector<std::string> control_symbols;
+};
+
+// Trains a model on all of `sentences` (one training sentence each, already normalized) and
+// stores the serialized ModelProto in `*serialized_model`. Returns "" on success, else the
+// trainer's error message. Serialized internally: SentencePiece's random seed is global.
+std::string TrainSentencePiece(const SpTrainConfig& config,
+                               const std::vector<std::string>& sentences,
+                               std::string* serialized_model);
+
+// An immutable, loaded SentencePiece model. All const methods are safe to call
+// concurrently.
+class SpModel {
+ public:
+  SpModel();
+  ~SpModel();
+  SpModel(const SpModel&) = delete;
+  SpModel& operator=(const SpModel&) = delete;
+
+  // Parses a serialized ModelProto. Returns "" on success, else the reason.
+  std::string LoadFromSerialized(std::string_view serialized);
+
+  int PieceSize() const;
+  // Requires 0 <= id < PieceSize().
+  std::string IdToPiece(int id) const;
+  int PieceToId(std::string_view piece) const;
+  // Requires 0 <= id < PieceSize().
+  float Score(int id) const;
+  bool IsControl(int id) const;
+  bool IsUnknown(int id) const;
+  bool IsByte(int id) const;
+
+  // Replace *ids / *pieces / *text; return "" on success, else the reason.
+  std::string Encode(std::string_view text, std::vector<int>* ids) const;
+  std::string EncodeAsPieces(std::string_view text, std::vector<std::string>* pieces) const;
+  // Requires every id in range.
+  std::string Decode(const std::vector<int>& ids, std::string* text) const;
+
+ private:
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+};
+
+}  // namespace matalign::text::internal
+
+#endif  // MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
