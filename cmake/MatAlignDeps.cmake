@@ -14,6 +14,8 @@ find_package(ZLIB REQUIRED)
 
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc icu-i18n)
+# liblzma decompresses the .xz recipe files (text/; tests write .xz fixtures with it).
+pkg_check_modules(LZMA REQUIRED IMPORTED_TARGET liblzma)
 
 # gemmi 0.5 is header-only on Debian (gemmi-dev); its CIF parser needs PEGTL headers.
 find_path(GEMMI_INCLUDE_DIR gemmi/smcif.hpp REQUIRED)

@@ -18,7 +18,10 @@ namespace fs = std::filesystem;
 absl::StatusOr<std::string> ReadFile(const std::string& path, std::uint64_t max_bytes) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) {
+  if (!fs::exists(st)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return absl::PermissionDeniedError(absl::StrCat(path, ": cannot access: ", ec.message()));
+    }
     return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
   if (fs::is_directory(st)) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <exception>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gemmi/cif.hpp"
 #include "gemmi/numb.hpp"
@@ -16,12 +17,13 @@ namespace {
 
 // A guard against expansions that would exhaust memory before the atom limit is checked.
 constexpr size_t kMaxExpandedSites = 200000;
+// The largest space-group order (Fm-3m and friends in the conventional cell).
+constexpr size_t kMaxSymmetryOps = 192;
 // Symmetry images of one site closer than this are the same site (special positions).
 constexpr double kSpecialPositionTolerance = 0.3;  // Angstrom
 
 bool HasAtoms(gemmi::cif::Block& block) {
-  return block.find_values("_atom_site_fract_x").item() != nullptr ||
-         block.find_values("_atom_site_Cartn_x").item() != nullptr;
+  return block.find_values("_atom_site_fract_x").item() != nullptr;
 }
 
 const std::string* FindFirstValue(gemmi::cif::Block& block,
@@ -42,6 +44,11 @@ absl::StatusOr<std::vector<gemmi::Op>> SymmetryOps(gemmi::cif::Block& block, dou
                           "_space_group_symop.operation_xyz"}) {
     gemmi::cif::Column col = block.find_values(tag);
     if (col.item() == nullptr) continue;
+    if (static_cast<size_t>(col.length()) > kMaxSymmetryOps) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          tag, " lists ", col.length(), " operations; no space group has more than ",
+          kMaxSymmetryOps));
+    }
     for (const std::string& raw : col) {
       const std::string triplet = gemmi::cif::as_string(raw);
       try {
@@ -143,10 +150,12 @@ absl::StatusOr<Structure> BlockToStructure(gemmi::cif::Block& block) {
     ++row_index;
     const std::string label =
         row.has(kLabel) ? gemmi::cif::as_string(row[kLabel]) : absl::StrCat("#", row_index);
-    const std::string symbol_text =
-        row.has2(kSymbol) ? gemmi::cif::as_string(row[kSymbol]) : label;
-    const absl::string_view symbol = ElementSymbolPrefix(symbol_text);
-    const ElementInfo* element = ElementBySymbol(symbol);
+    // The type symbol must name an element exactly ("Fe3+"); a label only has to start
+    // with one ("Fe1a").
+    const bool has_symbol = row.has2(kSymbol);
+    const std::string symbol_text = has_symbol ? gemmi::cif::as_string(row[kSymbol]) : label;
+    const ElementInfo* element = has_symbol ? ElementBySpecies(symbol_text)
+                                            : ElementBySymbol(ElementSymbolPrefix(label));
     if (element == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("atom site ", label, ": unknown element '",
                                                      symbol_text, "'"));
@@ -209,7 +218,7 @@ absl::StatusOr<Structure> ParseCif(absl::string_view content, absl::string_view 
   std::string names;
   for (gemmi::cif::Block& b : doc.blocks) {
     absl::StrAppend(&names, names.empty() ? "" : ", ", b.name);
-    if (block_name.empty() ? (block == nullptr && HasAtoms(b)) : b.name == block_name) {
+    if (block_name.empty() ? (block == nullptr && HasAtoms(b)) : absl::EqualsIgnoreCase(b.name, block_name)) {
       block = &b;
     }
   }
@@ -231,7 +240,7 @@ absl::StatusOr<Structure> ParseCif(absl::string_view content, absl::string_view 
     }
     if (st->partial_occupancy_sites > 0) {
       st->notes.push_back(absl::StrCat(st->partial_occupancy_sites,
-                                       " site(s) have partial occupancy"));
+                                       " site(s) of the full cell have partial occupancy"));
     }
     return st;
   } catch (const std::exception& e) {

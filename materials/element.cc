@@ -105,4 +105,13 @@ absl::string_view ElementSymbolPrefix(absl::string_view label) {
   return label.substr(0, 1);
 }
 
+const ElementInfo* ElementBySpecies(absl::string_view species) {
+  size_t letters = 0;
+  while (letters < species.size() && std::isalpha(static_cast<unsigned char>(species[letters]))) {
+    ++letters;
+  }
+  if (letters == 0 || letters > 2) return nullptr;
+  return ElementBySymbol(species.substr(0, letters));
+}
+
 }  // namespace matalign::materials

@@ -32,6 +32,12 @@ const ElementInfo* ElementBySymbol(absl::string_view symbol);
 // does not start with a letter. Two-letter symbols win when they exist ("Co" not "C").
 absl::string_view ElementSymbolPrefix(absl::string_view label);
 
+// Returns the element named by a species field (POSCAR/XYZ species, CIF type symbol): the
+// leading letters must be exactly an element symbol, optionally followed by a suffix that
+// does not start with a letter ("Fe", "Fe3+", "O2-", "Sr_sv", "Fe_pv"). Returns nullptr for
+// anything else, e.g. "Va" (vacancy), "Bq" (ghost atom), "Xx".
+const ElementInfo* ElementBySpecies(absl::string_view species);
+
 }  // namespace matalign::materials
 
 #endif  // MATALIGN_MATERIALS_ELEMENT_H_

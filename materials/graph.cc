@@ -14,6 +14,8 @@ namespace {
 // Neighbours closer than this factor times the nearest-neighbour distance form the first
 // coordination shell. Covalent radii overcount in ionic solids (Na-Na in NaCl).
 constexpr double kFirstShellFactor = 1.2;
+// Bound on atoms x periodic images that BuildGraph enumerates (memory: ~40 bytes each).
+constexpr double kMaxImagePoints = 2e7;
 
 // Image range needed per axis so that every point within `cutoff` of a site in the cell is
 // covered: fractional differences lie in (-1, 1), so +-ceil(cutoff / width) suffices.
@@ -60,7 +62,12 @@ absl::Status GraphOptions::Validate() const {
 
 std::vector<std::vector<Neighbor>> FindNeighborsBruteForce(const Structure& st, double cutoff) {
   const int n = static_cast<int>(st.sites.size());
-  const std::array<int, 3> r = ImageRange(st, cutoff);
+  // One shell of images more than FindNeighbors uses, so that the oracle also checks the
+  // image range.
+  std::array<int, 3> r = ImageRange(st, cutoff);
+  if (st.periodic) {
+    for (int& x : r) ++x;
+  }
   std::vector<std::vector<Neighbor>> out(n);
   for (int i = 0; i < n; ++i) {
     const Vec3& center = st.sites[i].cart;
@@ -102,11 +109,16 @@ std::vector<std::vector<Neighbor>> FindNeighbors(const Structure& st, double cut
   }
   // Bin the image points into cubes of side `cutoff`; a site's neighbours lie in the 27
   // cubes around its own.
-  auto key = [](int64_t x, int64_t y, int64_t z) {
-    return ((x + (1 << 20)) << 42) | ((y + (1 << 20)) << 21) | (z + (1 << 20));
+  using Bin = std::array<int64_t, 3>;
+  struct BinHash {
+    size_t operator()(const Bin& b) const {
+      return std::hash<int64_t>()(b[0] * 73856093 ^ b[1] * 19349663 ^ b[2] * 83492791);
+    }
   };
+  auto key = [](int64_t x, int64_t y, int64_t z) { return Bin{x, y, z}; };
+  // Coordinates are bounded by ValidateStructure (max_coordinate), so this fits in int64.
   auto bin_of = [cutoff](double v) { return static_cast<int64_t>(std::floor(v / cutoff)); };
-  std::unordered_map<int64_t, std::vector<int>> bins;
+  std::unordered_map<Bin, std::vector<int>, BinHash> bins;
   bins.reserve(points.size() / 4 + 1);
   for (size_t p = 0; p < points.size(); ++p) {
     const Vec3& x = points[p].cart;
@@ -136,6 +148,13 @@ std::vector<std::vector<Neighbor>> FindNeighbors(const Structure& st, double cut
 absl::StatusOr<StructureGraph> BuildGraph(const Structure& st, const GraphOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   const int n = static_cast<int>(st.sites.size());
+  const std::array<int, 3> r = ImageRange(st, options.cutoff);
+  const double points = static_cast<double>(n) * (2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1);
+  if (points > kMaxImagePoints) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        st.source, ": a ", options.cutoff, " A cutoff needs ", points,
+        " periodic image positions for this cell (limit ", kMaxImagePoints, ")"));
+  }
   const std::vector<std::vector<Neighbor>> neighbors = FindNeighbors(st, options.cutoff);
 
   StructureGraph g;

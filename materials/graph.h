@@ -59,13 +59,15 @@ struct Neighbor {
 
 // For every site, all neighbours (site, image) with 0 < distance <= cutoff, sorted by
 // (distance, index, image). Uses a cell list: O(N * images) for fixed density.
+// Requires a structure that passed ValidateStructure (bounded coordinates, cell widths).
 std::vector<std::vector<Neighbor>> FindNeighbors(const Structure& structure, double cutoff);
 
 // The same result by checking every pair and every image in range: the test oracle.
 std::vector<std::vector<Neighbor>> FindNeighborsBruteForce(const Structure& structure,
                                                            double cutoff);
 
-// Builds the graph of a validated structure. InvalidArgument for bad options.
+// Builds the graph of a validated structure. InvalidArgument for bad options, or when the
+// cutoff would need more than 2e7 atom images (a very thin cell with a long cutoff).
 absl::StatusOr<StructureGraph> BuildGraph(const Structure& structure,
                                           const GraphOptions& options = {});
 

@@ -114,8 +114,7 @@ absl::StatusOr<Structure> ParsePoscar(absl::string_view content, absl::string_vi
   std::vector<int> z;
   for (const std::string& s : species) {
     // VASP species may carry POTCAR suffixes: "Fe_pv", "O_s", "Sr_sv".
-    const absl::string_view sym = ElementSymbolPrefix(s);
-    const ElementInfo* e = ElementBySymbol(sym);
+    const ElementInfo* e = ElementBySpecies(s);
     if (e == nullptr) return error("unknown element '", s, "'");
     z.push_back(e->atomic_number);
   }

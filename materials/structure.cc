@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "materials/element.h"
+#include "materials/graph.h"
 
 namespace matalign::materials {
 namespace {
@@ -25,13 +26,16 @@ double Wrap(double x) {
   return w >= 1.0 ? 0.0 : w;  // floor rounding can give exactly 1.0
 }
 
+// "" for 1, "2" for 2, "0.333" for 1/3: counts are rounded to 3 decimals first.
 std::string FormatCount(double n) {
-  if (std::fabs(n - std::round(n)) < 1e-6) {
-    const long k = std::lround(n);
+  const double rounded = std::round(n * 1000.0) / 1000.0;
+  if (std::fabs(rounded - std::round(rounded)) < 1e-9) {
+    const long k = std::lround(rounded);
     return k == 1 ? "" : absl::StrCat(k);
   }
-  std::string s = absl::StrFormat("%.3f", n);
+  std::string s = absl::StrFormat("%.3f", rounded);
   while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
   return s;
 }
 
@@ -190,6 +194,8 @@ absl::Status StructureLimits::Validate() const {
   if (!(min_volume_per_atom >= 0)) {
     return absl::InvalidArgumentError("min_volume_per_atom must be >= 0");
   }
+  if (!(min_cell_width > 0)) return absl::InvalidArgumentError("min_cell_width must be > 0");
+  if (!(max_coordinate > 0)) return absl::InvalidArgumentError("max_coordinate must be > 0");
   return absl::OkStatus();
 }
 
@@ -272,13 +278,23 @@ absl::Status ValidateStructure(const Structure& st, const StructureLimits& limit
   if (st.periodic) {
     for (const Vec3& row : st.lattice.vectors()) {
       for (double x : row) {
-        if (!std::isfinite(x)) return invalid("lattice has a non-finite component");
+        if (!std::isfinite(x) || std::fabs(x) > limits.max_coordinate) {
+          return invalid("lattice vector component ", x, " is not finite or too large");
+        }
       }
     }
     const double v = st.lattice.Volume();
     if (!(v > limits.min_volume_per_atom * static_cast<double>(st.sites.size()))) {
       return invalid("cell volume ", absl::StrFormat("%.4g", v),
                      " A^3 is zero or too small for ", st.sites.size(), " atoms");
+    }
+    const Vec3 w = st.lattice.PerpendicularWidths();
+    for (int k = 0; k < 3; ++k) {
+      if (!(w[k] >= limits.min_cell_width)) {
+        return invalid("cell is only ", absl::StrFormat("%.3g", w[k]), " A thick along ",
+                       absl::string_view("abc").substr(k, 1), "* (less than ", limits.min_cell_width,
+                       " A): degenerate or unreduced lattice");
+      }
     }
   }
   for (size_t i = 0; i < st.sites.size(); ++i) {
@@ -288,30 +304,28 @@ absl::Status ValidateStructure(const Structure& st, const StructureLimits& limit
       return invalid("site ", name, " has unknown element (Z=", s.atomic_number, ")");
     }
     for (int k = 0; k < 3; ++k) {
-      if (!std::isfinite(s.cart[k]) || (st.periodic && !std::isfinite(s.frac[k]))) {
-        return invalid("site ", name, " has a non-finite coordinate");
+      if (!std::isfinite(s.cart[k]) || (st.periodic && !std::isfinite(s.frac[k])) ||
+          std::fabs(s.cart[k]) > limits.max_coordinate) {
+        return invalid("site ", name, " has a non-finite or out-of-range coordinate");
       }
     }
     if (!(s.occupancy > 0 && s.occupancy <= 1.0 + 1e-6)) {
       return invalid("site ", name, " has occupancy ", s.occupancy, " outside (0, 1]");
     }
   }
-  // Close-contact check. O(n^2) is fine at the default limit of 1000 atoms.
-  for (size_t i = 0; i < st.sites.size(); ++i) {
-    for (size_t j = i + 1; j < st.sites.size(); ++j) {
-      const double d = MinimumImageDistance(st, static_cast<int>(i), static_cast<int>(j));
-      if (d < limits.min_distance) {
-        return invalid("atoms ", i + 1, " (", st.sites[i].label, ") and ", j + 1, " (",
-                       st.sites[j].label, ") are ", absl::StrFormat("%.3f", d),
-                       " A apart, closer than ", limits.min_distance, " A");
-      }
-    }
-  }
-  if (st.periodic) {
-    // Self-images closer than min_distance mean a degenerate lattice vector.
-    for (const Vec3& row : st.lattice.vectors()) {
-      if (std::sqrt(Dot(row, row)) < limits.min_distance) {
-        return invalid("a lattice vector is shorter than ", limits.min_distance, " A");
+  // Close contacts, periodic images included, by the exact neighbour search. The width check
+  // above bounds the images it needs.
+  if (limits.min_distance > 0) {
+    const auto neighbors = FindNeighbors(st, limits.min_distance);
+    for (size_t i = 0; i < neighbors.size(); ++i) {
+      for (const Neighbor& nb : neighbors[i]) {
+        if (nb.distance >= limits.min_distance) continue;
+        const Site& a = st.sites[i];
+        const Site& b = st.sites[nb.index];
+        return invalid("atoms ", i + 1, " (", a.label, ") and ", nb.index + 1, " (", b.label,
+                       static_cast<int>(i) == nb.index ? ", a periodic image" : "", ") are ",
+                       absl::StrFormat("%.3f", nb.distance), " A apart, closer than ",
+                       limits.min_distance, " A");
       }
     }
   }

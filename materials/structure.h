@@ -83,13 +83,19 @@ struct StructureLimits {
   double min_distance = 0.5;
   // Smallest allowed cell volume per atom, cubic Angstrom. Default: 1.0.
   double min_volume_per_atom = 1.0;
+  // Smallest allowed distance between opposite cell faces, Angstrom: thinner cells are
+  // degenerate (or unreduced) and would need huge numbers of periodic images. Default: 1.0.
+  double min_cell_width = 1.0;
+  // Largest allowed |coordinate| and lattice vector component, Angstrom. Default: 1e5.
+  double max_coordinate = 1e5;
 
   absl::Status Validate() const;
 };
 
 // Returns InvalidArgument (message starts with structure.source) if the structure has no
-// sites, too many sites, a non-finite coordinate, an unknown element, an occupancy outside
-// (0, 1], a zero-volume / degenerate cell, or two sites closer than limits.min_distance.
+// sites, too many sites, a non-finite or out-of-range coordinate, an unknown element, an
+// occupancy outside (0, 1], a zero-volume or too thin cell, or two sites (periodic images,
+// including a site's own, counted) closer than limits.min_distance.
 absl::Status ValidateStructure(const Structure& structure, const StructureLimits& limits);
 
 // Merges sites that share a position (closer than `tolerance` Angstrom, periodic images
@@ -98,8 +104,10 @@ absl::Status ValidateStructure(const Structure& structure, const StructureLimits
 // occupancy. Counts and records what it did in structure->notes.
 void MergeDisorderedSites(Structure* structure, double tolerance = 0.5);
 
-// Shortest distance between sites i and j over all periodic images (plain distance for
-// molecules).
+// Distance between sites i and j at the nearest of the 27 images around the wrapped
+// fractional difference (plain distance for molecules). Exact for reduced cells; for very
+// skewed cells it may overestimate. Used to group co-located sites; ValidateStructure uses
+// the exact neighbour search instead.
 double MinimumImageDistance(const Structure& structure, int i, int j);
 
 }  // namespace matalign::materials

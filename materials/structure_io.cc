@@ -76,6 +76,16 @@ absl::StatusOr<Structure> ParseStructure(absl::string_view content, absl::string
   }
   if (!st.ok()) return st.status();
   st->source = std::string(source);
+  // Checked before the O(n^2) merge below, which can at most shrink mixed sites of up to
+  // kMaxSpeciesPerSite species into one; ValidateStructure checks the exact count after it.
+  constexpr size_t kMaxSpeciesPerSite = 8;
+  if (st->sites.size() > kMaxSpeciesPerSite * static_cast<size_t>(options.limits.max_atoms) ||
+      static_cast<int>(st->sites.size()) - st->partial_occupancy_sites >
+          options.limits.max_atoms) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": structure has ",
+                                                   st->sites.size(), " atoms, more than the limit of ",
+                                                   options.limits.max_atoms));
+  }
   if (options.merge_disordered_sites && st->partial_occupancy_sites > 0) {
     MergeDisorderedSites(&*st);
   }

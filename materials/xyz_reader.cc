@@ -108,7 +108,7 @@ absl::StatusOr<Structure> ParseXyz(absl::string_view content, absl::string_view 
     std::vector<absl::string_view> f =
         absl::StrSplit(lines[line], absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
     if (static_cast<int>(f.size()) < needed) return error(line, "expected ", needed, " columns");
-    const ElementInfo* e = ElementBySymbol(ElementSymbolPrefix(f[species_col]));
+    const ElementInfo* e = ElementBySpecies(f[species_col]);
     int z_direct = 0;
     if (e == nullptr && absl::SimpleAtoi(f[species_col], &z_direct)) e = ElementByNumber(z_direct);
     if (e == nullptr) return error(line, "unknown element '", f[species_col], "'");

@@ -17,11 +17,24 @@ namespace {
 
 using nlohmann::json;
 
+// Exit status: 1 for a problem with the input (bad content, missing or unreadable file),
+// 3 for anything else (e.g. an output that cannot be written); 2 is a bad command line.
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "mmdata: error: %s\n", std::string(status.message()).c_str());
-  const auto code = status.code();
-  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ? 1
-                                                                                          : 3;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+      return 1;
+    default:
+      return 3;
+  }
+}
+
+// File contents (names, comments) may not be UTF-8: replace invalid bytes rather than throw.
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void PrintXrd(const json& r) {
@@ -126,7 +139,11 @@ int main(int argc, char** argv) {
   cmd_image->add_flag("--no-crop-bar", no_crop, "Keep the data bar");
   cmd_image->add_flag("--json", json_out, "Print the summary as JSON");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError with status 0
+  }
 
   if (cmd_inspect->parsed()) {
     auto fmt = materials::ParseFormatName(format);
@@ -137,7 +154,7 @@ int main(int argc, char** argv) {
     if (!summaries.ok()) return Fail(summaries.status());
     for (const json& s : *summaries) {
       if (json_out) {
-        std::cout << s.dump() << "\n";
+        std::cout << Dump(s) << "\n";
       } else {
         std::cout << mmdata::FormatInspection(s) << (summaries->size() > 1 ? "\n" : "");
       }
@@ -146,7 +163,7 @@ int main(int argc, char** argv) {
     auto r = mmdata::RunXrd(xrd_path, xrd);
     if (!r.ok()) return Fail(r.status());
     if (json_out) {
-      std::cout << r->dump() << "\n";
+      std::cout << Dump(*r) << "\n";
     } else {
       PrintXrd(*r);
     }
@@ -156,7 +173,7 @@ int main(int argc, char** argv) {
     auto r = mmdata::TrainTokenizerFromCorpus(corpus, tok_limit, tok_out, train);
     if (!r.ok()) return Fail(r.status());
     if (json_out) {
-      std::cout << r->dump() << "\n";
+      std::cout << Dump(*r) << "\n";
     } else {
       std::printf("trained on %zu texts (%zu bytes) in %.2f s: vocabulary %d, wrote %s\n",
                   (*r)["texts"].get<size_t>(), (*r)["corpus_bytes"].get<size_t>(),
@@ -167,7 +184,7 @@ int main(int argc, char** argv) {
     auto r = mmdata::EncodeWithModel(tok_model, tok_text, encode);
     if (!r.ok()) return Fail(r.status());
     if (json_out) {
-      std::cout << r->dump() << "\n";
+      std::cout << Dump(*r) << "\n";
     } else {
       std::printf("%d tokens%s: %s\n", (*r)["num_tokens"].get<int>(),
                   (*r)["truncated"].get<bool>() ? " (truncated)" : "",
@@ -179,7 +196,7 @@ int main(int argc, char** argv) {
     auto r = mmdata::PrepareImage(image_path, image, image_out);
     if (!r.ok()) return Fail(r.status());
     if (json_out) {
-      std::cout << r->dump() << "\n";
+      std::cout << Dump(*r) << "\n";
     } else {
       const json& bar = (*r)["data_bar"];
       std::printf("%s: %dx%d, %d-bit, %d channel(s)\n", image_path.c_str(),

@@ -2,21 +2,15 @@
 
 #include <algorithm>
 
-#include "common/file.h"
 #include "common/status_macros.h"
 #include "imaging/image.h"
 #include "xrd/peaks.h"
 
 namespace matalign::mmdata {
 
-bool IsPatternFile(const std::string& path) {
-  const std::string ext = LowercaseExtension(path);
-  return ext == "xy" || ext == "dat" || ext == "xrdml" || ext == "txt" || ext == "csv";
-}
-
 absl::StatusOr<nlohmann::json> RunXrd(const std::string& path, const XrdToolOptions& options) {
   xrd::XrdPattern pattern;
-  const bool measured = IsPatternFile(path);
+  const bool measured = xrd::IsPatternFileName(path);
   if (measured) {
     MATALIGN_ASSIGN_OR_RETURN(pattern, xrd::ReadPatternFile(path));
   } else {

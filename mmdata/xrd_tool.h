@@ -28,10 +28,7 @@ struct XrdToolOptions {
   int num_peaks = 10;
 };
 
-// True if `path` names a measured-pattern file (.xy, .dat, .xrdml, .txt, .csv).
-bool IsPatternFile(const std::string& path);
-
-// Simulates (structure file) or reads (pattern file) `path` and writes what `options` asks.
+// Simulates (structure file) or reads (pattern file, see xrd::IsPatternFileName) `path` and writes what `options` asks.
 // Returns {file, kind: simulated|measured, wavelength, points, two_theta_min/max,
 // peaks: [{two_theta, relative_height}], outputs}.
 absl::StatusOr<nlohmann::json> RunXrd(const std::string& path, const XrdToolOptions& options);

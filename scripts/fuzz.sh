@@ -13,13 +13,13 @@ summary=()
 while read -r name seeds; do
   [ -n "$name" ] || continue
   corpus="$dir/corpus/$name"
-  mkdir -p "$corpus"
+  mkdir -p "$corpus" "$dir/artifacts"
   seed_dirs=()
   for s in $seeds; do [ -e "$s" ] && seed_dirs+=("$s"); done
   echo "== fuzz_$name for ${secs}s (seeds: ${seed_dirs[*]:-none})"
   log="$dir/fuzz_$name.log"
   "$dir/fuzz/fuzz_$name" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 \
-    -max_len=1048576 -timeout=10 "$corpus" "${seed_dirs[@]}" >"$log" 2>&1 || {
+    -max_len=1048576 -timeout=10 -artifact_prefix="$dir/artifacts/$name-" "$corpus" "${seed_dirs[@]}" >"$log" 2>&1 || {
       echo "fuzz_$name FAILED: see $log"; tail -30 "$log"; exit 1; }
   execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
   rate=$(grep -m1 'stat::average_exec_per_sec' "$log" | awk '{print $2}')

@@ -40,10 +40,19 @@ class TempDir {
 
 }  // namespace matalign::testing
 
-#define ASSERT_OK(expr) ASSERT_TRUE(::matalign::testing::StatusOf(expr).ok()) \
-    << ::matalign::testing::StatusOf(expr)
-#define EXPECT_OK(expr) EXPECT_TRUE(::matalign::testing::StatusOf(expr).ok()) \
-    << ::matalign::testing::StatusOf(expr)
+// Each evaluates `expr` once.
+#define ASSERT_OK(expr)                                                   \
+  do {                                                                    \
+    const auto& matalign_assert_ok_ = (expr);                             \
+    ASSERT_TRUE(::matalign::testing::StatusOf(matalign_assert_ok_).ok())  \
+        << ::matalign::testing::StatusOf(matalign_assert_ok_);            \
+  } while (0)
+#define EXPECT_OK(expr)                                                   \
+  do {                                                                    \
+    const auto& matalign_expect_ok_ = (expr);                             \
+    EXPECT_TRUE(::matalign::testing::StatusOf(matalign_expect_ok_).ok())  \
+        << ::matalign::testing::StatusOf(matalign_expect_ok_);            \
+  } while (0)
 
 #define MATALIGN_TEST_CONCAT_INNER_(a, b) a##b
 #define MATALIGN_TEST_CONCAT_(a, b) MATALIGN_TEST_CONCAT_INNER_(a, b)

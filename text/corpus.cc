@@ -26,8 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
 constexpr std::uint64_t kMaxParagraphFileBytes = 64u << 20;
 constexpr std::size_t kMaxJsonLineBytes = 64u << 20;
 constexpr std::size_t kMaxQuotedBytes = 60;
@@ -211,8 +209,8 @@ class RecipeSaxHandler : public nlohmann::json_sax<nlohmann::json> {
 
   // Checks a value of kind `what` starting at the current position against the schema.
   bool CheckSlot(std::size_t slot, const char* what) {
-    const bool is_object = std::string_view(what) == "an object";
-    const bool is_array = std::string_view(what) == "an array";
+    const bool is_object = absl::string_view(what) == "an object";
+    const bool is_array = absl::string_view(what) == "an array";
     if (stack_.empty()) {
       if (is_object) return true;
       return Fail(absl::StrCat(mode_ == Mode::kJsonLines ? "expected a JSON object"
@@ -229,7 +227,7 @@ class RecipeSaxHandler : public nlohmann::json_sax<nlohmann::json> {
       return Fail(absl::StrCat("\"reactions\" must be an array, found ", what));
     }
     if (InRecord() && stack_.back().key == "paragraph_string" &&
-        std::string_view(what) != "a string") {
+        absl::string_view(what) != "a string") {
       return Fail(absl::StrCat("\"paragraph_string\" must be a string, found ", what));
     }
     return true;
@@ -300,33 +298,31 @@ std::string RecipeExtension(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<SynthesisText> ParseSynthesisParagraph(std::string_view contents,
-                                                      std::string_view source) {
+absl::StatusOr<SynthesisText> ParseSynthesisParagraph(absl::string_view contents,
+                                                      absl::string_view source) {
   MATALIGN_RETURN_IF_ERROR(ValidateUtf8(contents, source));
-  absl::string_view body = AsAbsl(contents);
+  absl::string_view body = contents;
   absl::ConsumePrefix(&body, "\xEF\xBB\xBF");  // UTF-8 byte order mark
   std::vector<absl::string_view> lines = absl::StrSplit(body, '\n');
   for (absl::string_view& line : lines) absl::ConsumeSuffix(&line, "\r");
   while (!lines.empty() && absl::StripAsciiWhitespace(lines.back()).empty()) lines.pop_back();
   if (lines.size() < 3) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ": expected at least 3 lines (DOI, title, paragraph), found ",
-                     lines.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": expected at least 3 lines (DOI, title, paragraph), found ", lines.size()));
   }
   SynthesisText out;
   out.source = std::string(source);
   out.doi = std::string(absl::StripAsciiWhitespace(lines[0]));
   if (!LooksLikeDoi(out.doi)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ":1: expected a DOI (\"10.<digits>/<suffix>\"), found \"",
-                     Excerpt(out.doi), "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ":1: expected a DOI (\"10.<digits>/<suffix>\"), found \"", Excerpt(out.doi), "\""));
   }
   out.title = std::string(absl::StripAsciiWhitespace(lines[1]));
   std::vector<absl::string_view> paragraph(lines.begin() + 2, lines.end());
   out.text = std::string(absl::StripAsciiWhitespace(absl::StrJoin(paragraph, "\n")));
   if (out.text.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ": no paragraph text after the title (line 3 on)"));
+        absl::StrCat(source, ": no paragraph text after the title (line 3 on)"));
   }
   return out;
 }

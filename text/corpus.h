@@ -17,11 +17,11 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace matalign::text {
 
@@ -39,8 +39,8 @@ struct SynthesisText {
 // Errors (InvalidArgument "<source>: ..."): invalid UTF-8 (with the byte offset), fewer
 // than three lines, a first line that is not a DOI ("10.<4-9 digits>/<suffix>"), no
 // paragraph text.
-absl::StatusOr<SynthesisText> ParseSynthesisParagraph(std::string_view contents,
-                                                      std::string_view source);
+absl::StatusOr<SynthesisText> ParseSynthesisParagraph(absl::string_view contents,
+                                                      absl::string_view source);
 
 // Reads one synthesis paragraph file. Errors as ParseSynthesisParagraph, plus NotFound.
 absl::StatusOr<SynthesisText> ReadSynthesisParagraphFile(const std::string& path);

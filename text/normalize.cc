@@ -17,14 +17,10 @@
 namespace matalign::text {
 namespace {
 
-// Packaged abseil has its own absl::string_view class (not std::string_view), so
-// std::string_view arguments are converted explicitly for absl::StrCat.
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
 // Texts are handed to ICU, which indexes with int32_t.
 constexpr std::size_t kMaxTextBytes = 64u << 20;  // 64 MiB
 
-constexpr std::string_view kDegree = "\u00B0";  // U+00B0 DEGREE SIGN
+constexpr absl::string_view kDegree = "\u00B0";  // U+00B0 DEGREE SIGN
 
 bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -33,7 +29,7 @@ bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
 // Decodes the UTF-8 sequence starting at s[i]. On success stores the code point and its
 // length and returns nullptr; on failure returns the reason.
-const char* DecodeUtf8(std::string_view s, std::size_t i, char32_t* cp, int* len) {
+const char* DecodeUtf8(absl::string_view s, std::size_t i, char32_t* cp, int* len) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   if (b0 < 0x80) {
     *cp = b0;
@@ -77,7 +73,7 @@ const char* DecodeUtf8(std::string_view s, std::size_t i, char32_t* cp, int* len
   return nullptr;
 }
 
-bool IsAscii(std::string_view s) {
+bool IsAscii(absl::string_view s) {
   for (char c : s) {
     if (static_cast<unsigned char>(c) >= 0x80) return false;
   }
@@ -103,7 +99,7 @@ void AppendUtf8(char32_t cp, std::string* out) {
 }
 
 // Decodes valid UTF-8 into code points.
-std::vector<char32_t> CodePoints(std::string_view s) {
+std::vector<char32_t> CodePoints(absl::string_view s) {
   std::vector<char32_t> cps;
   cps.reserve(s.size());
   std::size_t i = 0;
@@ -128,11 +124,11 @@ std::vector<char32_t> CodePoints(std::string_view s) {
 // control; full-width C/F/K and the Kelvin sign count). U+2218 and U+25E6 survive NFKC and
 // are mapped after whitespace has been collapsed, on ASCII context, so that the decision
 // is the same when the output is normalized again (idempotence).
-std::string MapDegreeLookalikes(std::string_view s, bool before_nfkc) {
+std::string MapDegreeLookalikes(absl::string_view s, bool before_nfkc) {
   const char32_t first = before_nfkc ? 0x00BA : 0x2218;
   const char32_t second = before_nfkc ? 0x02DA : 0x25E6;
-  if (s.find(before_nfkc ? "\xC2\xBA" : "\xE2\x88\x98") == std::string_view::npos &&
-      s.find(before_nfkc ? "\xCB\x9A" : "\xE2\x97\xA6") == std::string_view::npos) {
+  if (s.find(before_nfkc ? "\xC2\xBA" : "\xE2\x88\x98") == absl::string_view::npos &&
+      s.find(before_nfkc ? "\xCB\x9A" : "\xE2\x97\xA6") == absl::string_view::npos) {
     return std::string(s);
   }
   auto is_space = [before_nfkc](char32_t cp) {
@@ -175,20 +171,20 @@ std::string MapDegreeLookalikes(std::string_view s, bool before_nfkc) {
 }
 
 // Step 3: NFKC through ICU. Requires valid UTF-8.
-absl::StatusOr<std::string> Nfkc(std::string_view s, std::string_view source) {
+absl::StatusOr<std::string> Nfkc(absl::string_view s, absl::string_view source) {
   if (IsAscii(s)) return std::string(s);  // NFKC is the identity on ASCII
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* nfkc = icu::Normalizer2::getNFKCInstance(status);
   if (U_FAILURE(status) || nfkc == nullptr) {
     return absl::InternalError(
-        absl::StrCat(AsAbsl(source), ": ICU NFKC normalizer unavailable: ", u_errorName(status)));
+        absl::StrCat(source, ": ICU NFKC normalizer unavailable: ", u_errorName(status)));
   }
   const icu::UnicodeString in =
       icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   const icu::UnicodeString normalized = nfkc->normalize(in, status);
   if (U_FAILURE(status)) {
     return absl::InternalError(
-        absl::StrCat(AsAbsl(source), ": ICU NFKC normalization failed: ", u_errorName(status)));
+        absl::StrCat(source, ": ICU NFKC normalization failed: ", u_errorName(status)));
   }
   std::string out;
   normalized.toUTF8String(out);
@@ -196,7 +192,7 @@ absl::StatusOr<std::string> Nfkc(std::string_view s, std::string_view source) {
 }
 
 // Step 4: whitespace and invisible characters. Requires valid UTF-8.
-std::string CollapseWhitespace(std::string_view s) {
+std::string CollapseWhitespace(absl::string_view s) {
   std::string out;
   out.reserve(s.size());
   bool pending_space = false;
@@ -222,7 +218,7 @@ std::string CollapseWhitespace(std::string_view s) {
     } else if (!drop) {
       if (pending_space) out.push_back(' ');
       pending_space = false;
-      out.append(s.substr(i, static_cast<std::size_t>(len)));
+      out.append(s.data() + i, static_cast<std::size_t>(len));
     }
     i += static_cast<std::size_t>(len);
   }
@@ -230,8 +226,8 @@ std::string CollapseWhitespace(std::string_view s) {
 }
 
 struct UnitRule {
-  std::string_view spelling;
-  std::string_view replacement;
+  absl::string_view spelling;
+  absl::string_view replacement;
 };
 
 // Steps 5-6: spellings recognized right after a number (optionally after one space).
@@ -283,8 +279,8 @@ constexpr UnitRule kAfterNumberRules[] = {
 // Spellings rewritten anywhere. `word_start` rules need a non-alphanumeric character (or
 // the start of the text) before them.
 struct AnywhereRule {
-  std::string_view spelling;
-  std::string_view replacement;
+  absl::string_view spelling;
+  absl::string_view replacement;
   bool word_start;
 };
 constexpr AnywhereRule kAnywhereRules[] = {
@@ -295,11 +291,11 @@ constexpr AnywhereRule kAnywhereRules[] = {
 };
 
 // True if s[pos] ends a word: end of text or not an ASCII letter or digit.
-bool WordEndsAt(std::string_view s, std::size_t pos) {
+bool WordEndsAt(absl::string_view s, std::size_t pos) {
   return pos >= s.size() || !IsAsciiAlnum(s[pos]);
 }
 
-bool MatchesAt(std::string_view s, std::size_t pos, std::string_view spelling) {
+bool MatchesAt(absl::string_view s, std::size_t pos, absl::string_view spelling) {
   return s.compare(pos, spelling.size(), spelling) == 0 && WordEndsAt(s, pos + spelling.size());
 }
 
@@ -315,13 +311,13 @@ std::size_t TrailingNumberLength(const std::string& out) {
 
 // True if the trailing number is an integer >= 100 ("800", not "0.5" or "10").
 bool TrailingIntegerAtLeast100(const std::string& out, std::size_t number_len) {
-  std::string_view number(out.data() + out.size() - number_len, number_len);
-  if (number.find_first_of(".,") != std::string_view::npos) return false;
+  absl::string_view number(out.data() + out.size() - number_len, number_len);
+  if (number.find_first_of(".,") != absl::string_view::npos) return false;
   const std::size_t first_nonzero = number.find_first_not_of('0');
-  return first_nonzero != std::string_view::npos && number.size() - first_nonzero >= 3;
+  return first_nonzero != absl::string_view::npos && number.size() - first_nonzero >= 3;
 }
 
-std::string RewriteUnits(std::string_view s) {
+std::string RewriteUnits(absl::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);
   std::size_t i = 0;
@@ -337,7 +333,7 @@ std::string RewriteUnits(std::string_view s) {
       const std::size_t start = (s[i] == ' ') ? i + 1 : i;
       for (const UnitRule& rule : kAfterNumberRules) {
         if (MatchesAt(s, start, rule.spelling)) {
-          out.append(rule.replacement);
+          out.append(rule.replacement.data(), rule.replacement.size());
           i = start + rule.spelling.size();
           matched = true;
           break;
@@ -346,7 +342,7 @@ std::string RewriteUnits(std::string_view s) {
       if (matched) continue;
       if (s[i] == 'C' && WordEndsAt(s, i + 1) && TrailingIntegerAtLeast100(out, number_len)) {
         out.append(" ");
-        out.append(kDegree);
+        out.append(kDegree.data(), kDegree.size());
         out.append("C");
         ++i;
         continue;
@@ -356,7 +352,7 @@ std::string RewriteUnits(std::string_view s) {
     for (const AnywhereRule& rule : kAnywhereRules) {
       if (rule.word_start && !out.empty() && IsAsciiAlnum(out.back())) continue;
       if (MatchesAt(s, i, rule.spelling)) {
-        out.append(rule.replacement);
+        out.append(rule.replacement.data(), rule.replacement.size());
         i += rule.spelling.size();
         matched = true;
         break;
@@ -370,7 +366,7 @@ std::string RewriteUnits(std::string_view s) {
 
 }  // namespace
 
-absl::Status ValidateUtf8(std::string_view bytes, std::string_view source) {
+absl::Status ValidateUtf8(absl::string_view bytes, absl::string_view source) {
   std::size_t i = 0;
   while (i < bytes.size()) {
     // Fast path over ASCII.
@@ -382,18 +378,17 @@ absl::Status ValidateUtf8(std::string_view bytes, std::string_view source) {
     int len;
     if (const char* reason = DecodeUtf8(bytes, i, &cp, &len); reason != nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat(AsAbsl(source), ": invalid UTF-8 at byte ", i, ": ", reason));
+          absl::StrCat(source, ": invalid UTF-8 at byte ", i, ": ", reason));
     }
     i += static_cast<std::size_t>(len);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> NormalizeText(std::string_view utf8, std::string_view source) {
+absl::StatusOr<std::string> NormalizeText(absl::string_view utf8, absl::string_view source) {
   if (utf8.size() > kMaxTextBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": text is ", utf8.size(),
-                                                   " bytes, more than the limit of ",
-                                                   kMaxTextBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": text is ", utf8.size(), " bytes, more than the limit of ", kMaxTextBytes));
   }
   MATALIGN_RETURN_IF_ERROR(ValidateUtf8(utf8, source));
   MATALIGN_ASSIGN_OR_RETURN(std::string nfkc,
@@ -401,7 +396,7 @@ absl::StatusOr<std::string> NormalizeText(std::string_view utf8, std::string_vie
   std::string out =
       RewriteUnits(MapDegreeLookalikes(CollapseWhitespace(nfkc), /*before_nfkc=*/false));
   if (out.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": text is empty"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": text is empty"));
   }
   return out;
 }

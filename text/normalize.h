@@ -43,24 +43,24 @@
 #define MATALIGN_TEXT_NORMALIZE_H_
 
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace matalign::text {
 
 // Returns OK if `bytes` is well-formed UTF-8, else InvalidArgument
 // "<source>: invalid UTF-8 at byte <offset>: <reason>" where offset is the 0-based
 // position of the first byte of the offending sequence.
-absl::Status ValidateUtf8(std::string_view bytes, std::string_view source = "<text>");
+absl::Status ValidateUtf8(absl::string_view bytes, absl::string_view source = "<text>");
 
 // Normalizes `utf8` as described at the top of this file. `source` names the text in
 // error messages (a file name, "file:line", "texts[3]").
 // Returns InvalidArgument for malformed UTF-8 and "<source>: text is empty" when nothing
 // but whitespace remains. Thread-safe.
-absl::StatusOr<std::string> NormalizeText(std::string_view utf8,
-                                          std::string_view source = "<text>");
+absl::StatusOr<std::string> NormalizeText(absl::string_view utf8,
+                                          absl::string_view source = "<text>");
 
 }  // namespace matalign::text
 

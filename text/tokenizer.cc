@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -14,8 +15,6 @@
 
 namespace matalign::text {
 namespace {
-
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr int kMaxVocabSize = 1 << 20;
 constexpr int kMaxEncodeLength = 1 << 20;
@@ -71,7 +70,7 @@ std::string PresentRequiredChars(const std::string& required,
     for (std::size_t i = 0; i < sentence.size() && remaining > 0;) {
       const std::size_t n =
           std::min(char_length(static_cast<unsigned char>(sentence[i])), sentence.size() - i);
-      const std::string_view c(sentence.data() + i, n);
+      const absl::string_view c(sentence.data() + i, n);
       const auto it = std::lower_bound(wanted.begin(), wanted.end(), c);
       if (it != wanted.end() && *it == c) {
         const std::size_t k = static_cast<std::size_t>(it - wanted.begin());
@@ -233,40 +232,39 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& mo
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromSerialized(std::string bytes,
-                                                                         std::string_view source) {
+                                                                         absl::string_view source) {
   if (bytes.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": tokenizer model is empty"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": tokenizer model is empty"));
   }
   auto model = std::make_unique<internal::SpModel>();
   if (std::string error = model->LoadFromSerialized(bytes); !error.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ": not a SentencePiece model: ", error));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a SentencePiece model: ", error));
   }
   if (model->PieceSize() <= kNumSpecialPieces) {
     return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ": tokenizer model has only ", model->PieceSize(), " pieces"));
+        absl::StrCat(source, ": tokenizer model has only ", model->PieceSize(), " pieces"));
   }
   for (const SpecialPiece& special : kSpecialPieces) {
     const std::string piece = model->IdToPiece(special.id);
     const bool kind_ok =
         special.id == kUnkId ? model->IsUnknown(special.id) : model->IsControl(special.id);
     if (piece != special.piece || !kind_ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          AsAbsl(source), ": not a MatAlign tokenizer model: id ", special.id, " is \"", piece,
-          "\", expected the ", special.id == kUnkId ? "unknown" : "control", " piece \"",
-          special.piece, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": not a MatAlign tokenizer model: id ", special.id, " is \"", piece,
+                       "\", expected the ", special.id == kUnkId ? "unknown" : "control",
+                       " piece \"", special.piece, "\""));
     }
   }
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(model), std::move(bytes)));
 }
 
-absl::StatusOr<Encoding> Tokenizer::Encode(std::string_view text, const EncodeOptions& options,
-                                           std::string_view source) const {
+absl::StatusOr<Encoding> Tokenizer::Encode(absl::string_view text, const EncodeOptions& options,
+                                           absl::string_view source) const {
   MATALIGN_RETURN_IF_ERROR(options.Validate());
   MATALIGN_ASSIGN_OR_RETURN(std::string normalized, NormalizeText(text, source));
   std::vector<int> pieces;
   if (std::string error = model_->Encode(normalized, &pieces); !error.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": encode failed: ", error));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": encode failed: ", error));
   }
   Encoding encoding;
   encoding.num_tokens = static_cast<int>(std::min<std::size_t>(pieces.size() + 1, INT32_MAX));
@@ -316,7 +314,7 @@ absl::StatusOr<BatchEncoding> Tokenizer::EncodeBatch(const std::vector<std::stri
   return batch;
 }
 
-absl::StatusOr<std::vector<std::string>> Tokenizer::EncodeAsPieces(std::string_view text) const {
+absl::StatusOr<std::vector<std::string>> Tokenizer::EncodeAsPieces(absl::string_view text) const {
   MATALIGN_ASSIGN_OR_RETURN(std::string normalized, NormalizeText(text));
   std::vector<std::string> pieces;
   if (std::string error = model_->EncodeAsPieces(normalized, &pieces); !error.empty()) {
@@ -351,6 +349,9 @@ absl::StatusOr<std::string> Tokenizer::IdToPiece(int32_t id) const {
   return model_->IdToPiece(id);
 }
 
-int32_t Tokenizer::PieceToId(std::string_view piece) const { return model_->PieceToId(piece); }
+// The SentencePiece adapter takes std::string_view (see sentencepiece_adapter.h).
+int32_t Tokenizer::PieceToId(absl::string_view piece) const {
+  return model_->PieceToId(std::string_view(piece.data(), piece.size()));
+}
 
 }  // namespace matalign::text

@@ -22,11 +22,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace matalign::text {
 
@@ -177,7 +177,7 @@ class Tokenizer {
   // Same as Load, from the bytes of a ".model" file (e.g. embedded in a model bundle).
   // `source` names the bytes in error messages.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> LoadFromSerialized(
-      std::string bytes, std::string_view source = "<serialized tokenizer model>");
+      std::string bytes, absl::string_view source = "<serialized tokenizer model>");
 
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
@@ -186,8 +186,8 @@ class Tokenizer {
   // Normalizes `text`, splits it into pieces and returns [CLS] + pieces, truncated and
   // padded as `options` say. `source` names the text in error messages.
   // Errors: InvalidArgument for invalid options, malformed UTF-8 or an empty text.
-  absl::StatusOr<Encoding> Encode(std::string_view text, const EncodeOptions& options = {},
-                                  std::string_view source = "<text>") const;
+  absl::StatusOr<Encoding> Encode(absl::string_view text, const EncodeOptions& options = {},
+                                  absl::string_view source = "<text>") const;
 
   // Encodes every text (errors name "texts[i]"); see BatchEncoding for the layout.
   absl::StatusOr<BatchEncoding> EncodeBatch(const std::vector<std::string>& texts,
@@ -195,7 +195,7 @@ class Tokenizer {
 
   // The pieces of the normalized text, without [CLS], padding or truncation (for
   // inspection and debugging).
-  absl::StatusOr<std::vector<std::string>> EncodeAsPieces(std::string_view text) const;
+  absl::StatusOr<std::vector<std::string>> EncodeAsPieces(absl::string_view text) const;
 
   // Turns ids back into text. [PAD], [CLS] and the other control pieces are skipped;
   // [UNK] becomes " ⁇ ". Errors: InvalidArgument for an id outside [0, vocab_size()).
@@ -204,7 +204,7 @@ class Tokenizer {
   // Returns the piece of `id`; InvalidArgument if out of range.
   absl::StatusOr<std::string> IdToPiece(int32_t id) const;
   // Returns the id of `piece`, or unk_id() if the vocabulary lacks it.
-  int32_t PieceToId(std::string_view piece) const;
+  int32_t PieceToId(absl::string_view piece) const;
 
   int vocab_size() const { return vocab_size_; }
   int32_t pad_id() const { return kPadId; }

@@ -74,6 +74,9 @@ absl::StatusOr<XrdPattern> ParseXrdml(absl::string_view content, absl::string_vi
 // Reads the pattern file at `path`, choosing the reader by extension: .xy .dat .txt .csv
 // .asc -> ParseXy, .xrdml -> ParseXrdml. Returns NotFound if the file does not exist and
 // InvalidArgument for other extensions or bad content.
+// True if ReadPatternFile accepts the extension of `path` (case-insensitive).
+bool IsPatternFileName(absl::string_view path);
+
 absl::StatusOr<XrdPattern> ReadPatternFile(const std::string& path,
                                            const PatternLimits& limits = {});
 

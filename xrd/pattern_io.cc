@@ -501,16 +501,20 @@ absl::StatusOr<XrdPattern> ParseXrdml(absl::string_view content, absl::string_vi
   }
 }
 
+bool IsPatternFileName(absl::string_view path) {
+  const std::string ext = LowercaseExtension(path);
+  return ext == "xy" || ext == "dat" || ext == "txt" || ext == "csv" || ext == "asc" ||
+         ext == "xrdml";
+}
+
 absl::StatusOr<XrdPattern> ReadPatternFile(const std::string& path, const PatternLimits& limits) {
   const std::string ext = LowercaseExtension(path);
-  const bool xrdml = ext == "xrdml";
-  const bool xy = ext == "xy" || ext == "dat" || ext == "txt" || ext == "csv" || ext == "asc";
-  if (!xrdml && !xy) {
+  if (!IsPatternFileName(path)) {
     return Invalid(path, absl::StrCat("unsupported pattern file extension '", Excerpt(ext),
                                       "' (expected .xy, .dat, .txt, .csv, .asc or .xrdml)"));
   }
   MATALIGN_ASSIGN_OR_RETURN(const std::string content, ReadFile(path));
-  return xrdml ? ParseXrdml(content, path, limits) : ParseXy(content, path, limits);
+  return ext == "xrdml" ? ParseXrdml(content, path, limits) : ParseXy(content, path, limits);
 }
 
 absl::StatusOr<std::string> FormatXy(const XrdPattern& pattern) {

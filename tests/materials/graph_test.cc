@@ -20,12 +20,16 @@ Structure RockSalt(double a) {
   return st;
 }
 
-// A random triclinic cell with atoms kept at least 1 A apart.
+// A random triclinic cell, strongly skewed at times, with atoms at least 1 A apart.
 Structure RandomTriclinic(std::mt19937* rng, int n) {
-  std::uniform_real_distribution<double> len(3.0, 9.0), ang(65, 115), u(0, 1);
+  std::uniform_real_distribution<double> len(2.0, 12.0), ang(35, 145), u(0, 1);
   Structure st;
-  st.lattice = Lattice::FromParameters(len(*rng), len(*rng), len(*rng), ang(*rng), ang(*rng),
-                                       ang(*rng));
+  do {
+    st.lattice = Lattice::FromParameters(len(*rng), len(*rng), len(*rng), ang(*rng), ang(*rng),
+                                         ang(*rng));
+  } while (!(st.lattice.Volume() > 1.0) || st.lattice.PerpendicularWidths()[0] < 1.0 ||
+           st.lattice.PerpendicularWidths()[1] < 1.0 ||
+           st.lattice.PerpendicularWidths()[2] < 1.0);
   while (static_cast<int>(st.sites.size()) < n) {
     st.AddFractional(1 + static_cast<int>(u(*rng) * 80), {u(*rng), u(*rng), u(*rng)});
     const int last = static_cast<int>(st.sites.size()) - 1;
@@ -41,7 +45,7 @@ Structure RandomTriclinic(std::mt19937* rng, int n) {
 
 TEST(GraphTest, CellListMatchesBruteForceOnRandomCells) {
   std::mt19937 rng(42);
-  for (int trial = 0; trial < 20; ++trial) {
+  for (int trial = 0; trial < 60; ++trial) {
     Structure st = RandomTriclinic(&rng, 1 + trial % 7);
     for (double cutoff : {3.0, 6.0, 8.5}) {
       EXPECT_EQ(FindNeighbors(st, cutoff), FindNeighborsBruteForce(st, cutoff))

@@ -202,6 +202,74 @@ TEST(XyzTest, BadInput) {
   ExpectInvalid(ParseStructure("2\nx\nO 0 0 0\nO 0.1 0 0\n", "t.xyz"), "closer than");
 }
 
+TEST(ValidateTest, ThinAndSkewedCellsAreRefused) {
+  // From the fuzzer: c is almost in the ab plane; the cell is 0.003 A thick.
+  ExpectInvalid(ParseStructure("1\nLattice=\"3 0 0 -1.5 2 895 5 0 5\"\nZn 0 0 0\n", "thin.xyz"),
+                "thick along");
+  // a=(10,0,0), b=(19.9,0.3,0): the image at b-2a is 0.32 A away. The b* width is only
+  // 0.3 A, so the cell is refused as too thin; with that check relaxed, the exact contact
+  // search still finds the self-image.
+  std::string xyz = "1\nLattice=\"10 0 0 19.9 0.3 0 0 0 10\"\nFe 1 1 1\n";
+  ExpectInvalid(ParseStructure(xyz, "skew.xyz"), "thick along");
+  StructureReadOptions relaxed;
+  relaxed.limits.min_cell_width = 0.1;
+  ExpectInvalid(ParseStructure(xyz, "skew.xyz", relaxed), "a periodic image");
+}
+
+TEST(ValidateTest, HugeCoordinatesAreRefused) {
+  ExpectInvalid(ParseStructure("2\nmol\nO 0 0 0\nO 1e30 0 0\n", "far.xyz"), "out-of-range");
+}
+
+TEST(SpeciesTest, VacanciesAndGhostAtomsAreNotElements) {
+  ExpectInvalid(ParseStructure(absl::StrReplaceAll(kPoscar5, {{"Fe O", "Fe Va"}}), "POSCAR"),
+                "unknown element 'Va'");
+  ExpectInvalid(ParseStructure("1\nmol\nBq 0 0 0\n", "g.xyz"), "unknown element 'Bq'");
+  ASSERT_OK_AND_ASSIGN(Structure st,
+                       ParseStructure(absl::StrReplaceAll(kPoscar5, {{"Fe O", "Fe_pv O_s"}}),
+                                      "POSCAR"));
+  EXPECT_EQ(st.sites[0].atomic_number, 26);
+}
+
+TEST(CifTest, TooManySymmetryOperationsAreRefused) {
+  std::string ops = "loop_\n_symmetry_equiv_pos_as_xyz\n";
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&ops, "'x+", i, "/200,y,z'\n");
+  std::string cif = absl::StrReplaceAll(
+      kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'", ops}});
+  ExpectInvalid(ParseStructure(cif, "ops.cif"), "no space group has more than 192");
+}
+
+TEST(StructureTest, FormulasRoundOccupanciesAndFollowHillOrder) {
+  Structure st;
+  st.lattice = Lattice::FromParameters(10, 10, 10, 90, 90, 90);
+  st.AddFractional(26, {0, 0, 0}, 0.3333);
+  st.AddFractional(8, {0.5, 0.5, 0.5});
+  EXPECT_EQ(st.ReducedFormula(), "Fe0.333O");
+  Structure organic;
+  organic.lattice = st.lattice;
+  organic.AddFractional(8, {0, 0, 0});
+  organic.AddFractional(1, {0.1, 0, 0});
+  organic.AddFractional(6, {0.2, 0, 0});
+  organic.AddFractional(1, {0.3, 0, 0});
+  organic.AddFractional(7, {0.4, 0, 0});
+  EXPECT_EQ(organic.ReducedFormula(), "CH2NO");
+}
+
+TEST(LatticeTest, TriclinicParametersRoundTrip) {
+  const Lattice l = Lattice::FromParameters(5.1, 6.2, 7.3, 81, 97, 112);
+  const auto p = l.Parameters();
+  const double want[6] = {5.1, 6.2, 7.3, 81, 97, 112};
+  for (int k = 0; k < 6; ++k) EXPECT_NEAR(p[k], want[k], 1e-9) << k;
+  const Vec3 f = {0.1, 0.7, 0.35};
+  const Vec3 back = l.ToFractional(l.ToCartesian(f));
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(back[k], f[k], 1e-12);
+}
+
+TEST(PoscarTest, ThreeScaleFactorsScaleEachAxis) {
+  std::string p = absl::StrReplaceAll(kPoscar5, {{"\n1.0\n", "\n1.0 2.0 3.0\n"}});
+  ASSERT_OK_AND_ASSIGN(Structure st, ParseStructure(p, "POSCAR"));
+  EXPECT_NEAR(st.lattice.Volume(), 5 * 10 * 15, 1e-9);
+}
+
 TEST(DetectFormatTest, ByNameThenContent) {
   EXPECT_EQ(DetectFormat("x/POSCAR-JVASP-1", ""), StructureFormat::kPoscar);
   EXPECT_EQ(DetectFormat("a.CIF", ""), StructureFormat::kCif);

@@ -82,7 +82,18 @@ TEST(MmdataCliTest, BadInputExitsOneWithFileAndReason) {
   Result missing = RunMmdata("inspect " + Quote(dir.Join("nope.cif")));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("no such file"), std::string::npos) << missing.out;
-  EXPECT_NE(RunMmdata("inspect").exit_code, 0);  // usage error from CLI11
+  EXPECT_EQ(RunMmdata("inspect").exit_code, 2);  // usage error
+  EXPECT_EQ(RunMmdata("inspect --help").exit_code, 0);
+}
+
+TEST(MmdataCliTest, JsonSurvivesNonUtf8Names) {
+  TempDir dir;
+  ASSERT_OK(WriteFileAtomic(dir.Join("POSCAR"),
+                            "caf\xe9 \xff\n1.0\n4 0 0\n0 4 0\n0 0 4\nNa Cl\n1 1\nDirect\n"
+                            "0 0 0\n0.5 0.5 0.5\n"));
+  Result r = RunMmdata("inspect --json " + Quote(dir.Join("POSCAR")));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["num_atoms"], 2);
 }
 
 TEST(MmdataCliTest, XrdWritesAPatternThatReadsBack) {

@@ -5,13 +5,14 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "tests/test_util.h"
 
 namespace matalign::text {
 namespace {
 
 // Normalizes `in` and returns the result, or "ERROR: <status>".
-std::string N(std::string_view in) {
+std::string N(absl::string_view in) {
   absl::StatusOr<std::string> out = NormalizeText(in);
   if (!out.ok()) return "ERROR: " + std::string(out.status().ToString());
   return *out;

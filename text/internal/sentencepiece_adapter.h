@@ -5,8 +5,10 @@
 // `namespace absl { using std::string_view; }`, which collides with packaged abseil's own
 // absl::string_view class. sentencepiece_adapter.cc therefore includes SentencePiece and no
 // abseil header, and everything else in text/ includes this header and no SentencePiece
-// header. Errors come back as strings (empty = success) and are turned into absl::Status
-// by the caller. No exception escapes these functions.
+// header. The rest of text/ works with absl::string_view (a distinct class in packaged
+// abseil) and converts at this boundary with std::string_view(sv.data(), sv.size()) or by
+// passing a std::string. Errors come back as strings (empty = success) and are turned into
+// absl::Status by the caller. No exception escapes these functions.
 #ifndef MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
 #define MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
 
