@@ -4,6 +4,7 @@
 #include <cmath>
 #include <exception>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gemmi/cif.hpp"
@@ -32,6 +33,28 @@ const std::string* FindFirstValue(gemmi::cif::Block& block,
     if (const std::string* v = block.find_value(tag)) {
       if (!gemmi::cif::is_null(*v)) return v;
     }
+  }
+  return nullptr;
+}
+
+// Hall symbols compared without case and with runs of spaces collapsed.
+std::string CanonicalHall(absl::string_view hall) {
+  std::string out;
+  for (char c : hall) {
+    if (absl::ascii_isspace(c)) {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+    } else {
+      out.push_back(absl::ascii_tolower(c));
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+const gemmi::SpaceGroup* FindSpaceGroupByHall(absl::string_view hall) {
+  const std::string wanted = CanonicalHall(hall);
+  for (const gemmi::SpaceGroup& sg : gemmi::spacegroup_tables::main) {
+    if (CanonicalHall(sg.hall) == wanted) return &sg;
   }
   return nullptr;
 }
@@ -66,16 +89,13 @@ absl::StatusOr<std::vector<gemmi::Op>> SymmetryOps(gemmi::cif::Block& block, dou
   const gemmi::SpaceGroup* sg = nullptr;
   if (const std::string* hall = FindFirstValue(
           block, {"_space_group_name_Hall", "_symmetry_space_group_name_Hall"})) {
-    try {
-      gemmi::GroupOps g = gemmi::symops_from_hall(gemmi::cif::as_string(*hall).c_str());
-      for (gemmi::Op op : g) ops.push_back(op);
-      *how = absl::StrCat("Hall symbol '", gemmi::cif::as_string(*hall), "'");
-      return ops;
-    } catch (const std::exception&) {
-      // fall through to the H-M name
-    }
+    // Only Hall symbols of gemmi's space-group table are used: gemmi's Hall parser reads
+    // out of bounds on some malformed symbols (found by fuzzing), so free text never
+    // reaches it.
+    sg = FindSpaceGroupByHall(gemmi::cif::as_string(*hall));
+    if (sg) *how = absl::StrCat("Hall symbol '", gemmi::cif::as_string(*hall), "'");
   }
-  if (const std::string* hm = FindFirstValue(
+  if (const std::string* hm = sg ? nullptr : FindFirstValue(
           block, {"_space_group_name_H-M_alt", "_symmetry_space_group_name_H-M"})) {
     sg = gemmi::find_spacegroup_by_name(gemmi::cif::as_string(*hm), alpha, gamma);
     if (sg) *how = absl::StrCat("space group '", gemmi::cif::as_string(*hm), "'");

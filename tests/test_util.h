@@ -2,6 +2,7 @@
 #ifndef MATALIGN_TESTS_TEST_UTIL_H_
 #define MATALIGN_TESTS_TEST_UTIL_H_
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -64,16 +65,21 @@ class TempDir {
   lhs = std::move(MATALIGN_TEST_CONCAT_(statusor_, __LINE__)).value()
 
 // Sets `var` (a std::string) to <real data dir>/<subpath>, or skips the test with a
-// message when the real data is absent.
-#define MATALIGN_REAL_DATA_OR_SKIP(var, subpath)                                   \
-  std::string var;                                                                 \
-  do {                                                                             \
-    auto dir_ = ::matalign::RealDataDir();                                         \
-    if (!dir_ || !std::filesystem::exists(*dir_ + "/" + (subpath))) {              \
-      GTEST_SKIP() << "real data " << (subpath)                                    \
+// message when the real data is absent. With MATALIGN_REQUIRE_REAL_DATA=1 in the
+// environment (CI sets it when the data is there) a missing file fails the test instead.
+#define MATALIGN_REAL_DATA_OR_SKIP(var, subpath)                                        \
+  std::string var;                                                                      \
+  do {                                                                                  \
+    auto dir_ = ::matalign::RealDataDir();                                              \
+    if (!dir_ || !std::filesystem::exists(*dir_ + "/" + (subpath))) {                   \
+      const char* require_ = std::getenv("MATALIGN_REQUIRE_REAL_DATA");                 \
+      if (require_ != nullptr && std::string(require_) == "1") {                        \
+        FAIL() << "real data " << (subpath) << " not found but MATALIGN_REQUIRE_REAL_DATA=1"; \
+      }                                                                                 \
+      GTEST_SKIP() << "real data " << (subpath)                                         \
                    << " not found (set MATALIGN_REAL_DATA or place ../shared/data/real)"; \
-    }                                                                              \
-    var = *dir_ + "/" + (subpath);                                                 \
+    }                                                                                   \
+    var = *dir_ + "/" + (subpath);                                                      \
   } while (0)
 
 #endif  // MATALIGN_TESTS_TEST_UTIL_H_

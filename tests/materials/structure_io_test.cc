@@ -67,6 +67,21 @@ TEST(CifTest, ExplicitSymmetryOperationsWinOverName) {
   EXPECT_EQ(st.sites.size(), 2u);
 }
 
+TEST(CifTest, HallSymbolFromTheTableIsUsedAndMalformedOnesAreNot) {
+  std::string hall = absl::StrReplaceAll(
+      kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'", "_space_group_name_Hall '-F 4 2 3'"}});
+  ASSERT_OK_AND_ASSIGN(Structure st, ParseStructure(hall, "hall.cif"));
+  EXPECT_EQ(st.sites.size(), 8u);
+  // This symbol made gemmi 0.5.7's Hall parser read out of bounds (found by fuzzing): it is
+  // not in the table, so the reader falls back to P1 and says so.
+  std::string bad = absl::StrReplaceAll(
+      kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'",
+                  "_symmetry_space_group_name_Hall  'F 4d 2 31 1d'"}});
+  ASSERT_OK_AND_ASSIGN(Structure p1, ParseStructure(bad, "bad_hall.cif"));
+  EXPECT_EQ(p1.sites.size(), 2u);
+  EXPECT_NE(p1.notes[0].find("P1 assumed"), std::string::npos);
+}
+
 TEST(CifTest, MultiBlockPicksFirstWithAtomsOrNamedBlock) {
   std::string two = absl::StrCat("data_empty\n_cell_length_a 3\n", kNaClCif,
                                  absl::StrReplaceAll(kNaClCif, {{"data_NaCl", "data_KCl"},
