@@ -1,12 +1,12 @@
 #include "common/file.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
-
-#include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -29,14 +29,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, std::uint64_t max_
   }
   const std::uintmax_t size = fs::file_size(path, ec);
   if (!ec && size > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": file is ", size,
-                                                   " bytes, more than the limit of ",
-                                                   max_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": file is ", size, " bytes, more than the limit of ", max_bytes));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
   std::string data;
   if (!ec) data.reserve(size);

@@ -68,9 +68,9 @@ absl::StatusOr<std::vector<gemmi::Op>> SymmetryOps(gemmi::cif::Block& block, dou
     gemmi::cif::Column col = block.find_values(tag);
     if (col.item() == nullptr) continue;
     if (static_cast<size_t>(col.length()) > kMaxSymmetryOps) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          tag, " lists ", col.length(), " operations; no space group has more than ",
-          kMaxSymmetryOps));
+      return absl::InvalidArgumentError(absl::StrCat(tag, " lists ", col.length(),
+                                                     " operations; no space group has more than ",
+                                                     kMaxSymmetryOps));
     }
     for (const std::string& raw : col) {
       const std::string triplet = gemmi::cif::as_string(raw);
@@ -87,22 +87,23 @@ absl::StatusOr<std::vector<gemmi::Op>> SymmetryOps(gemmi::cif::Block& block, dou
     }
   }
   const gemmi::SpaceGroup* sg = nullptr;
-  if (const std::string* hall = FindFirstValue(
-          block, {"_space_group_name_Hall", "_symmetry_space_group_name_Hall"})) {
+  if (const std::string* hall =
+          FindFirstValue(block, {"_space_group_name_Hall", "_symmetry_space_group_name_Hall"})) {
     // Only Hall symbols of gemmi's space-group table are used: gemmi's Hall parser reads
     // out of bounds on some malformed symbols (found by fuzzing), so free text never
     // reaches it.
     sg = FindSpaceGroupByHall(gemmi::cif::as_string(*hall));
     if (sg) *how = absl::StrCat("Hall symbol '", gemmi::cif::as_string(*hall), "'");
   }
-  if (const std::string* hm = sg ? nullptr : FindFirstValue(
-          block, {"_space_group_name_H-M_alt", "_symmetry_space_group_name_H-M"})) {
+  if (const std::string* hm = sg ? nullptr
+                                 : FindFirstValue(block, {"_space_group_name_H-M_alt",
+                                                          "_symmetry_space_group_name_H-M"})) {
     sg = gemmi::find_spacegroup_by_name(gemmi::cif::as_string(*hm), alpha, gamma);
     if (sg) *how = absl::StrCat("space group '", gemmi::cif::as_string(*hm), "'");
   }
   if (sg == nullptr) {
-    if (const std::string* num = FindFirstValue(
-            block, {"_space_group_IT_number", "_symmetry_Int_Tables_number"})) {
+    if (const std::string* num =
+            FindFirstValue(block, {"_space_group_IT_number", "_symmetry_Int_Tables_number"})) {
       const double n = gemmi::cif::as_number(*num);
       if (std::isfinite(n) && n >= 1 && n <= 230) {
         sg = gemmi::find_spacegroup_by_number(static_cast<int>(n));
@@ -134,8 +135,8 @@ absl::StatusOr<Structure> BlockToStructure(gemmi::cif::Block& block) {
         cell[i] = 90.0;  // angles default to 90 degrees when absent
         continue;
       }
-      return absl::InvalidArgumentError(absl::StrCat("data block '", block.name,
-                                                     "' has no ", cell_tags[i]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("data block '", block.name, "' has no ", cell_tags[i]));
     }
     cell[i] = as_number(*v);
     if (!std::isfinite(cell[i]) || cell[i] <= 0 || (i >= 3 && cell[i] >= 180)) {
@@ -174,17 +175,17 @@ absl::StatusOr<Structure> BlockToStructure(gemmi::cif::Block& block) {
     // with one ("Fe1a").
     const bool has_symbol = row.has2(kSymbol);
     const std::string symbol_text = has_symbol ? gemmi::cif::as_string(row[kSymbol]) : label;
-    const ElementInfo* element = has_symbol ? ElementBySpecies(symbol_text)
-                                            : ElementBySymbol(ElementSymbolPrefix(label));
+    const ElementInfo* element =
+        has_symbol ? ElementBySpecies(symbol_text) : ElementBySymbol(ElementSymbolPrefix(label));
     if (element == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("atom site ", label, ": unknown element '",
-                                                     symbol_text, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("atom site ", label, ": unknown element '", symbol_text, "'"));
     }
     const Vec3 frac = {as_number(row[kX]), as_number(row[kY]), as_number(row[kZ])};
     for (double x : frac) {
       if (!std::isfinite(x)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("atom site ", label, ": fractional coordinate is missing or not a number"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "atom site ", label, ": fractional coordinate is missing or not a number"));
       }
     }
     const double occ = row.has2(kOcc) ? as_number(row[kOcc], 1.0) : 1.0;
@@ -196,8 +197,7 @@ absl::StatusOr<Structure> BlockToStructure(gemmi::cif::Block& block) {
     for (const gemmi::Op& op : ops) {
       std::array<double, 3> p = op.apply_to_xyz({frac[0], frac[1], frac[2]});
       Site candidate;
-      candidate.frac = {p[0] - std::floor(p[0]), p[1] - std::floor(p[1]),
-                        p[2] - std::floor(p[2])};
+      candidate.frac = {p[0] - std::floor(p[0]), p[1] - std::floor(p[1]), p[2] - std::floor(p[2])};
       bool duplicate = false;
       for (size_t k = first; k < st.sites.size() && !duplicate; ++k) {
         Vec3 d;
@@ -213,8 +213,8 @@ absl::StatusOr<Structure> BlockToStructure(gemmi::cif::Block& block) {
       st.AddFractional(element->atomic_number, candidate.frac, std::min(occ, 1.0), label);
       if (occ < 1.0 - 1e-6) ++st.partial_occupancy_sites;
       if (st.sites.size() > kMaxExpandedSites) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "symmetry expansion gives more than ", kMaxExpandedSites, " atoms"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("symmetry expansion gives more than ", kMaxExpandedSites, " atoms"));
       }
     }
   }
@@ -238,18 +238,19 @@ absl::StatusOr<Structure> ParseCif(absl::string_view content, absl::string_view 
   std::string names;
   for (gemmi::cif::Block& b : doc.blocks) {
     absl::StrAppend(&names, names.empty() ? "" : ", ", b.name);
-    if (block_name.empty() ? (block == nullptr && HasAtoms(b)) : absl::EqualsIgnoreCase(b.name, block_name)) {
+    if (block_name.empty() ? (block == nullptr && HasAtoms(b))
+                           : absl::EqualsIgnoreCase(b.name, block_name)) {
       block = &b;
     }
   }
   if (block == nullptr) {
     if (!block_name.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": no data block named '",
-                                                     block_name, "' (blocks: ", names, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": no data block named '", block_name, "' (blocks: ", names, ")"));
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": no data block with atom sites", names.empty() ? "" : " (blocks: ", names,
-        names.empty() ? "" : ")"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": no data block with atom sites",
+                                                   names.empty() ? "" : " (blocks: ", names,
+                                                   names.empty() ? "" : ")"));
   }
   try {
     auto st = BlockToStructure(*block);

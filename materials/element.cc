@@ -10,20 +10,19 @@ namespace {
 
 // Pauling electronegativities, index = atomic number (index 0 unused).
 constexpr double kPauling[kMaxAtomicNumber + 1] = {
-    0,
-    2.20, 0,                                                              // H He
-    0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0,                          // Li..Ne
-    0.93, 1.31, 1.61, 1.90, 2.19, 2.58, 3.16, 0,                          // Na..Ar
-    0.82, 1.00, 1.36, 1.54, 1.63, 1.66, 1.55, 1.83, 1.88, 1.91, 1.90,     // K..Cu
-    1.65, 1.81, 2.01, 2.18, 2.55, 2.96, 3.00,                             // Zn..Kr
-    0.82, 0.95, 1.22, 1.33, 1.60, 2.16, 1.90, 2.20, 2.28, 2.20, 1.93,     // Rb..Ag
-    1.69, 1.78, 1.96, 2.05, 2.10, 2.66, 2.60,                             // Cd..Xe
-    0.79, 0.89, 1.10, 1.12, 1.13, 1.14, 1.13, 1.17, 1.20, 1.20, 1.10,     // Cs..Tb
-    1.22, 1.23, 1.24, 1.25, 1.10, 1.27,                                   // Dy..Lu
-    1.30, 1.50, 2.36, 1.90, 2.20, 2.20, 2.28, 2.54, 2.00,                 // Hf..Hg
-    1.62, 2.33, 2.02, 2.00, 2.20, 2.20,                                   // Tl..Rn
-    0.70, 0.90, 1.10, 1.30, 1.50, 1.38, 1.36, 1.28, 1.13, 1.28, 1.30,     // Fr..Bk
-    1.30, 1.30, 1.30, 1.30, 1.30, 1.30,                                   // Cf..Lr
+    0,    2.20, 0,                                                     // H He
+    0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0,                       // Li..Ne
+    0.93, 1.31, 1.61, 1.90, 2.19, 2.58, 3.16, 0,                       // Na..Ar
+    0.82, 1.00, 1.36, 1.54, 1.63, 1.66, 1.55, 1.83, 1.88, 1.91, 1.90,  // K..Cu
+    1.65, 1.81, 2.01, 2.18, 2.55, 2.96, 3.00,                          // Zn..Kr
+    0.82, 0.95, 1.22, 1.33, 1.60, 2.16, 1.90, 2.20, 2.28, 2.20, 1.93,  // Rb..Ag
+    1.69, 1.78, 1.96, 2.05, 2.10, 2.66, 2.60,                          // Cd..Xe
+    0.79, 0.89, 1.10, 1.12, 1.13, 1.14, 1.13, 1.17, 1.20, 1.20, 1.10,  // Cs..Tb
+    1.22, 1.23, 1.24, 1.25, 1.10, 1.27,                                // Dy..Lu
+    1.30, 1.50, 2.36, 1.90, 2.20, 2.20, 2.28, 2.54, 2.00,              // Hf..Hg
+    1.62, 2.33, 2.02, 2.00, 2.20, 2.20,                                // Tl..Rn
+    0.70, 0.90, 1.10, 1.30, 1.50, 1.38, 1.36, 1.28, 1.13, 1.28, 1.30,  // Fr..Bk
+    1.30, 1.30, 1.30, 1.30, 1.30, 1.30,                                // Cf..Lr
 };
 
 void GroupAndPeriod(int z, int* group, int* period) {
@@ -79,7 +78,9 @@ const ElementInfo* ElementByNumber(int z) {
 
 const ElementInfo* ElementBySymbol(absl::string_view symbol) {
   if (symbol.empty() || symbol.size() > 2) return nullptr;
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
   if (symbol.size() == 1 && lower(symbol[0]) == 'd') return ElementByNumber(1);
   for (int z = 1; z <= kMaxAtomicNumber; ++z) {
     absl::string_view s = Table()[z].symbol;

@@ -51,8 +51,8 @@ void SortNeighbors(std::vector<std::vector<Neighbor>>* all) {
 
 absl::Status GraphOptions::Validate() const {
   if (!(cutoff > 0 && cutoff <= 30)) {
-    return absl::InvalidArgumentError(absl::StrCat("graph cutoff ", cutoff,
-                                                   " A must be in (0, 30]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("graph cutoff ", cutoff, " A must be in (0, 30]"));
   }
   if (max_neighbors < 1) return absl::InvalidArgumentError("max_neighbors must be >= 1");
   if (num_rbf < 2) return absl::InvalidArgumentError("num_rbf must be >= 2");
@@ -151,9 +151,9 @@ absl::StatusOr<StructureGraph> BuildGraph(const Structure& st, const GraphOption
   const std::array<int, 3> r = ImageRange(st, options.cutoff);
   const double points = static_cast<double>(n) * (2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1);
   if (points > kMaxImagePoints) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        st.source, ": a ", options.cutoff, " A cutoff needs ", points,
-        " periodic image positions for this cell (limit ", kMaxImagePoints, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(st.source, ": a ", options.cutoff, " A cutoff needs ", points,
+                     " periodic image positions for this cell (limit ", kMaxImagePoints, ")"));
   }
   const std::vector<std::vector<Neighbor>> neighbors = FindNeighbors(st, options.cutoff);
 

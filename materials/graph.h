@@ -36,21 +36,21 @@ inline constexpr int kNodeFeatureDim = 6;
 struct StructureGraph {
   int num_nodes = 0;
   int num_rbf = 0;
-  std::vector<int32_t> atomic_numbers;  // [num_nodes]
-  std::vector<float> node_features;     // [num_nodes, kNodeFeatureDim], row-major
-  std::vector<int32_t> edge_src;        // [num_edges] centre site
-  std::vector<int32_t> edge_dst;        // [num_edges] neighbour site
+  std::vector<int32_t> atomic_numbers;             // [num_nodes]
+  std::vector<float> node_features;                // [num_nodes, kNodeFeatureDim], row-major
+  std::vector<int32_t> edge_src;                   // [num_edges] centre site
+  std::vector<int32_t> edge_dst;                   // [num_edges] neighbour site
   std::vector<std::array<int32_t, 3>> edge_image;  // [num_edges] lattice image of edge_dst
-  std::vector<float> edge_distance;     // [num_edges] Angstrom
-  std::vector<float> edge_rbf;          // [num_edges, num_rbf], row-major
+  std::vector<float> edge_distance;                // [num_edges] Angstrom
+  std::vector<float> edge_rbf;                     // [num_edges, num_rbf], row-major
 
   size_t num_edges() const { return edge_src.size(); }
 };
 
 struct Neighbor {
-  int index = 0;                 // neighbouring site
+  int index = 0;                   // neighbouring site
   std::array<int32_t, 3> image{};  // lattice translation applied to it
-  double distance = 0;           // Angstrom
+  double distance = 0;             // Angstrom
 
   bool operator==(const Neighbor& o) const {
     return index == o.index && image == o.image && distance == o.distance;

@@ -30,13 +30,14 @@ absl::StatusOr<std::vector<Perov5Row>> ParsePerov5Csv(absl::string_view content,
             c_ind = column("ind_gap");
   for (int c : {c_id, c_cif, c_formula, c_heat, c_ref, c_dir, c_ind}) {
     if (c < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": header lacks one of material_id, cif, formula, heat_all, heat_ref, "
-                  "dir_gap, ind_gap"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source,
+                       ": header lacks one of material_id, cif, formula, heat_all, heat_ref, "
+                       "dir_gap, ind_gap"));
     }
   }
-  const size_t needed = static_cast<size_t>(std::max({c_id, c_cif, c_formula, c_heat, c_ref,
-                                                      c_dir, c_ind})) + 1;
+  const size_t needed =
+      static_cast<size_t>(std::max({c_id, c_cif, c_formula, c_heat, c_ref, c_dir, c_ind})) + 1;
   std::vector<Perov5Row> out;
   out.reserve(rows.size() - 1);
   for (size_t r = 1; r < rows.size(); ++r) {

@@ -3,22 +3,22 @@
 #define MATALIGN_MATERIALS_PEROV5_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace matalign::materials {
 
 struct Perov5Row {
-  int line = 0;            // 1-based line of the row in the CSV
+  int line = 0;  // 1-based line of the row in the CSV
   std::string material_id;
   std::string formula;
-  std::string cif;         // the structure, as CIF text
-  double heat_all = 0;     // heat of formation, eV per cell
+  std::string cif;      // the structure, as CIF text
+  double heat_all = 0;  // heat of formation, eV per cell
   double heat_ref = 0;
-  double dir_gap = 0;      // direct band gap, eV
-  double ind_gap = 0;      // indirect band gap, eV
+  double dir_gap = 0;  // direct band gap, eV
+  double ind_gap = 0;  // indirect band gap, eV
 
   // "<csv>:<line>" (material <id>), used as the structure's source in messages.
   std::string Source(absl::string_view csv) const;

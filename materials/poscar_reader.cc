@@ -27,8 +27,7 @@ absl::StatusOr<Structure> ParsePoscar(absl::string_view content, absl::string_vi
   std::vector<absl::string_view> lines = absl::StrSplit(content, '\n');
   size_t at = 0;
   auto error = [&](auto&&... parts) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": line ", at + 1, ": ", parts...));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": line ", at + 1, ": ", parts...));
   };
   auto next = [&]() -> absl::string_view {
     return at < lines.size() ? lines[at] : absl::string_view();
@@ -36,8 +35,8 @@ absl::StatusOr<Structure> ParsePoscar(absl::string_view content, absl::string_vi
   Structure st;
   st.periodic = true;
   if (lines.size() < 8) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": POSCAR is truncated (", lines.size(), " lines, at least 8 needed)"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": POSCAR is truncated (", lines.size(),
+                                                   " lines, at least 8 needed)"));
   }
   st.name = std::string(absl::StripAsciiWhitespace(lines[0]));
   at = 1;
@@ -133,9 +132,9 @@ absl::StatusOr<Structure> ParsePoscar(absl::string_view content, absl::string_vi
     for (long i = 0; i < counts[sp]; ++i) {
       ++at;
       if (at >= lines.size() || Fields(lines[at]).empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ": POSCAR is truncated: ",
-                                                       total, " atoms declared, ",
-                                                       st.sites.size(), " found"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ": POSCAR is truncated: ", total,
+                                                       " atoms declared, ", st.sites.size(),
+                                                       " found"));
       }
       f = Fields(lines[at]);
       if (f.size() < 3) return error("expected 3 coordinates");
@@ -147,8 +146,8 @@ absl::StatusOr<Structure> ParsePoscar(absl::string_view content, absl::string_vi
       }
       const std::string label = absl::StrCat(ElementByNumber(z[sp])->symbol, st.sites.size() + 1);
       if (cartesian) {
-        st.AddCartesian(z[sp], {p[0] * cart_scale[0], p[1] * cart_scale[1], p[2] * cart_scale[2]}, 1.0,
-                        label);
+        st.AddCartesian(z[sp], {p[0] * cart_scale[0], p[1] * cart_scale[1], p[2] * cart_scale[2]},
+                        1.0, label);
       } else {
         st.AddFractional(z[sp], p, 1.0, label);
       }

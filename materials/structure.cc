@@ -87,7 +87,11 @@ std::array<double, 6> Lattice::Parameters() const {
     if (nu == 0 || nv == 0) return 0.0;
     return std::acos(std::clamp(Dot(u, v) / (nu * nv), -1.0, 1.0)) * 180 / kPi;
   };
-  return {a, b, c, angle(rows_[1], rows_[2], b, c), angle(rows_[0], rows_[2], a, c),
+  return {a,
+          b,
+          c,
+          angle(rows_[1], rows_[2], b, c),
+          angle(rows_[0], rows_[2], a, c),
           angle(rows_[0], rows_[1], a, b)};
 }
 
@@ -261,7 +265,8 @@ void MergeDisorderedSites(Structure* st, double tolerance) {
   if (merged_groups > 0) {
     st->notes.push_back(absl::StrCat(merged_groups,
                                      " mixed-occupancy site(s) merged into their majority "
-                                     "species (", n, " -> ", merged.size(), " sites)"));
+                                     "species (",
+                                     n, " -> ", merged.size(), " sites)"));
   }
   st->sites = std::move(merged);
 }
@@ -285,15 +290,15 @@ absl::Status ValidateStructure(const Structure& st, const StructureLimits& limit
     }
     const double v = st.lattice.Volume();
     if (!(v > limits.min_volume_per_atom * static_cast<double>(st.sites.size()))) {
-      return invalid("cell volume ", absl::StrFormat("%.4g", v),
-                     " A^3 is zero or too small for ", st.sites.size(), " atoms");
+      return invalid("cell volume ", absl::StrFormat("%.4g", v), " A^3 is zero or too small for ",
+                     st.sites.size(), " atoms");
     }
     const Vec3 w = st.lattice.PerpendicularWidths();
     for (int k = 0; k < 3; ++k) {
       if (!(w[k] >= limits.min_cell_width)) {
         return invalid("cell is only ", absl::StrFormat("%.3g", w[k]), " A thick along ",
-                       absl::string_view("abc").substr(k, 1), "* (less than ", limits.min_cell_width,
-                       " A): degenerate or unreduced lattice");
+                       absl::string_view("abc").substr(k, 1), "* (less than ",
+                       limits.min_cell_width, " A): degenerate or unreduced lattice");
       }
     }
   }

@@ -80,10 +80,9 @@ absl::StatusOr<Structure> ParseStructure(absl::string_view content, absl::string
   // kMaxSpeciesPerSite species into one; ValidateStructure checks the exact count after it.
   constexpr size_t kMaxSpeciesPerSite = 8;
   if (st->sites.size() > kMaxSpeciesPerSite * static_cast<size_t>(options.limits.max_atoms) ||
-      static_cast<int>(st->sites.size()) - st->partial_occupancy_sites >
-          options.limits.max_atoms) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": structure has ",
-                                                   st->sites.size(), " atoms, more than the limit of ",
+      static_cast<int>(st->sites.size()) - st->partial_occupancy_sites > options.limits.max_atoms) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": structure has ", st->sites.size(),
+                                                   " atoms, more than the limit of ",
                                                    options.limits.max_atoms));
   }
   if (options.merge_disordered_sites && st->partial_occupancy_sites > 0) {

@@ -5,10 +5,10 @@
 #define MATALIGN_MATERIALS_STRUCTURE_IO_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "materials/structure.h"
 
 namespace matalign::materials {

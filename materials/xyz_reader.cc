@@ -57,10 +57,9 @@ absl::StatusOr<Structure> ParseXyz(absl::string_view content, absl::string_view 
   }
   if (n > kMaxXyzAtoms) return error(0, "too many atoms (", n, ")");
   if (lines.size() < static_cast<size_t>(n) + 2) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": XYZ is truncated: ", n,
-                                                   " atoms declared, ",
-                                                   lines.size() < 2 ? 0 : lines.size() - 2,
-                                                   " lines follow"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": XYZ is truncated: ", n, " atoms declared, ",
+                     lines.size() < 2 ? 0 : lines.size() - 2, " lines follow"));
   }
   Structure st;
   const absl::string_view comment = absl::StripAsciiWhitespace(lines[1]);
@@ -124,9 +123,9 @@ absl::StatusOr<Structure> ParseXyz(absl::string_view content, absl::string_view 
   }
   if (!has_lattice) {
     // A molecule: the lattice is the bounding box plus 10 A of vacuum, for reference only.
-    st.lattice = Lattice::FromVectors({Vec3{hi[0] - lo[0] + 10, 0, 0},
-                                       Vec3{0, hi[1] - lo[1] + 10, 0},
-                                       Vec3{0, 0, hi[2] - lo[2] + 10}});
+    st.lattice =
+        Lattice::FromVectors({Vec3{hi[0] - lo[0] + 10, 0, 0}, Vec3{0, hi[1] - lo[1] + 10, 0},
+                              Vec3{0, 0, hi[2] - lo[2] + 10}});
   }
   return st;
 }

@@ -11,8 +11,7 @@ absl::StatusOr<nlohmann::json> PrepareImage(const std::string& path,
                                             const std::string& out_png) {
   MATALIGN_RETURN_IF_ERROR(options.Validate());
   MATALIGN_ASSIGN_OR_RETURN(imaging::Image image, imaging::ReadImageFile(path));
-  MATALIGN_ASSIGN_OR_RETURN(imaging::DataBar bar,
-                            imaging::DetectDataBar(image, options.data_bar));
+  MATALIGN_ASSIGN_OR_RETURN(imaging::DataBar bar, imaging::DetectDataBar(image, options.data_bar));
   MATALIGN_ASSIGN_OR_RETURN(imaging::Image input, imaging::Preprocess(image, options));
   nlohmann::json out = {
       {"file", path},
@@ -23,7 +22,9 @@ absl::StatusOr<nlohmann::json> PrepareImage(const std::string& path,
       {"data_bar",
        {{"found", bar.found}, {"top_row", bar.top_row}, {"bottom_row", bar.bottom_row}}},
       {"output",
-       {{"size", input.width}, {"mean", options.mean}, {"stddev", options.stddev},
+       {{"size", input.width},
+        {"mean", options.mean},
+        {"stddev", options.stddev},
         {"data_bar_cropped", options.crop_data_bar && bar.found}}},
   };
   if (!out_png.empty()) {

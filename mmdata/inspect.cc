@@ -42,9 +42,14 @@ absl::StatusOr<json> InspectStructure(const materials::Structure& st,
                                                static_cast<double>(st.sites.size())}}},
   };
   if (st.periodic) {
-    out["lattice"] = {{"a", p[0]},     {"b", p[1]},    {"c", p[2]},
-                      {"alpha", p[3]}, {"beta", p[4]}, {"gamma", p[5]},
-                      {"volume", st.lattice.Volume()}, {"vectors", vectors}};
+    out["lattice"] = {{"a", p[0]},
+                      {"b", p[1]},
+                      {"c", p[2]},
+                      {"alpha", p[3]},
+                      {"beta", p[4]},
+                      {"gamma", p[5]},
+                      {"volume", st.lattice.Volume()},
+                      {"vectors", vectors}};
     out["density"] = st.Density();
   } else {
     out["lattice"] = nullptr;
@@ -104,11 +109,11 @@ std::string FormatInspection(const json& s) {
   line("file", s.value("file", ""));
   line("format", s.value("format", ""));
   if (!s.value("name", "").empty()) line("name", s.value("name", ""));
-  line("formula", absl::StrCat(s.value("formula", ""), "  (cell: ",
-                               s.value("cell_formula", ""), ")"));
-  line("atoms", absl::StrCat(s.value("num_atoms", 0), s.value("periodic", true)
-                                                           ? " in the unit cell"
-                                                           : " (molecule, not periodic)"));
+  line("formula",
+       absl::StrCat(s.value("formula", ""), "  (cell: ", s.value("cell_formula", ""), ")"));
+  line("atoms",
+       absl::StrCat(s.value("num_atoms", 0),
+                    s.value("periodic", true) ? " in the unit cell" : " (molecule, not periodic)"));
   if (s.contains("lattice") && !s["lattice"].is_null()) {
     const json& l = s["lattice"];
     line("lattice", absl::StrFormat("a=%.4f b=%.4f c=%.4f A  alpha=%.3f beta=%.3f gamma=%.3f",
@@ -119,12 +124,11 @@ std::string FormatInspection(const json& s) {
     line("density", absl::StrFormat("%.4f g/cm^3", s["density"].get<double>()));
   }
   const json& g = s["graph"];
-  line("graph", absl::StrFormat(
-                    "%zu edges (cutoff %.2f A, at most %d neighbours, %.2f per atom); "
-                    "%zu neighbours within the cutoff",
-                    g["num_edges"].get<size_t>(), g["cutoff"].get<double>(),
-                    g["max_neighbors"].get<int>(), g["mean_degree"].get<double>(),
-                    g["neighbors_within_cutoff"].get<size_t>()));
+  line("graph", absl::StrFormat("%zu edges (cutoff %.2f A, at most %d neighbours, %.2f per atom); "
+                                "%zu neighbours within the cutoff",
+                                g["num_edges"].get<size_t>(), g["cutoff"].get<double>(),
+                                g["max_neighbors"].get<int>(), g["mean_degree"].get<double>(),
+                                g["neighbors_within_cutoff"].get<size_t>()));
   if (s.value("partial_occupancy_sites", 0) > 0) {
     line("disorder", absl::StrCat(s["partial_occupancy_sites"].get<int>(),
                                   " partially occupied site(s) in the file"));

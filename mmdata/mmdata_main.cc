@@ -33,14 +33,13 @@ int Fail(const absl::Status& status) {
 }
 
 // File contents (names, comments) may not be UTF-8: replace invalid bytes rather than throw.
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 void PrintXrd(const json& r) {
-  std::printf("%s pattern of %s: %zu points, 2-theta %.2f-%.2f deg", r["kind"].get<std::string>().c_str(),
-              r["file"].get<std::string>().c_str(), r["points"].get<size_t>(),
-              r["two_theta_min"].get<double>(), r["two_theta_max"].get<double>());
+  std::printf("%s pattern of %s: %zu points, 2-theta %.2f-%.2f deg",
+              r["kind"].get<std::string>().c_str(), r["file"].get<std::string>().c_str(),
+              r["points"].get<size_t>(), r["two_theta_min"].get<double>(),
+              r["two_theta_max"].get<double>());
   if (r["wavelength"].get<double>() > 0) {
     std::printf(", wavelength %.5f A", r["wavelength"].get<double>());
   }
@@ -73,8 +72,8 @@ int main(int argc, char** argv) {
   cmd_inspect->add_option("--row", inspect.row, "perov5 CSV: 1-based row (default: all)");
   cmd_inspect->add_option("--cutoff", inspect.graph.cutoff, "Neighbour cutoff, Angstrom")
       ->capture_default_str();
-  cmd_inspect->add_option("--max-neighbors", inspect.graph.max_neighbors,
-                          "Neighbours kept per atom")
+  cmd_inspect
+      ->add_option("--max-neighbors", inspect.graph.max_neighbors, "Neighbours kept per atom")
       ->capture_default_str();
   cmd_inspect->add_option("--max-atoms", inspect.read.limits.max_atoms, "Atom limit")
       ->capture_default_str();
@@ -110,8 +109,9 @@ int main(int argc, char** argv) {
   train.num_threads = static_cast<int>(std::thread::hardware_concurrency());
   text::EncodeOptions encode;
   CLI::App* cmd_train = cmd_tok->add_subcommand("train", "Train a BPE model on a corpus");
-  cmd_train->add_option("--corpus", corpus,
-                        "Paragraph folder, recipe .jsonl/.json[.xz], or .txt (one text per line)")
+  cmd_train
+      ->add_option("--corpus", corpus,
+                   "Paragraph folder, recipe .jsonl/.json[.xz], or .txt (one text per line)")
       ->required();
   cmd_train->add_option("--vocab", train.vocab_size, "Vocabulary size")->capture_default_str();
   cmd_train->add_option("--out", tok_out, "Output prefix (writes PREFIX.model, PREFIX.vocab)")
@@ -168,8 +168,8 @@ int main(int argc, char** argv) {
       PrintXrd(*r);
     }
   } else if (cmd_train->parsed()) {
-    std::fprintf(stderr, "reading %zu corpus path(s) and training (vocab %d)...\n",
-                 corpus.size(), train.vocab_size);
+    std::fprintf(stderr, "reading %zu corpus path(s) and training (vocab %d)...\n", corpus.size(),
+                 train.vocab_size);
     auto r = mmdata::TrainTokenizerFromCorpus(corpus, tok_limit, tok_out, train);
     if (!r.ok()) return Fail(r.status());
     if (json_out) {
@@ -200,8 +200,8 @@ int main(int argc, char** argv) {
     } else {
       const json& bar = (*r)["data_bar"];
       std::printf("%s: %dx%d, %d-bit, %d channel(s)\n", image_path.c_str(),
-                  (*r)["width"].get<int>(), (*r)["height"].get<int>(),
-                  (*r)["bit_depth"].get<int>(), (*r)["channels"].get<int>());
+                  (*r)["width"].get<int>(), (*r)["height"].get<int>(), (*r)["bit_depth"].get<int>(),
+                  (*r)["channels"].get<int>());
       if (bar["found"].get<bool>()) {
         std::printf("data bar: rows %d-%d (%d rows)%s\n", bar["top_row"].get<int>(),
                     bar["bottom_row"].get<int>(),

@@ -26,8 +26,8 @@ absl::StatusOr<nlohmann::json> RunXrd(const std::string& path, const XrdToolOpti
   for (const xrd::Peak& p : peaks) top = std::max(top, p.height);
   nlohmann::json peak_list = nlohmann::json::array();
   for (const xrd::Peak& p : peaks) {
-    peak_list.push_back({{"two_theta", p.two_theta},
-                         {"relative_height", top > 0 ? 100.0 * p.height / top : 0.0}});
+    peak_list.push_back(
+        {{"two_theta", p.two_theta}, {"relative_height", top > 0 ? 100.0 * p.height / top : 0.0}});
   }
   nlohmann::json out = {{"file", path},
                         {"kind", measured ? "measured" : "simulated"},
@@ -46,8 +46,8 @@ absl::StatusOr<nlohmann::json> RunXrd(const std::string& path, const XrdToolOpti
     imaging::Image image;
     image.width = options.image_width;
     image.height = options.image_height;
-    MATALIGN_ASSIGN_OR_RETURN(image.pixels, xrd::RenderPatternImage(grid, image.width,
-                                                                     image.height));
+    MATALIGN_ASSIGN_OR_RETURN(image.pixels,
+                              xrd::RenderPatternImage(grid, image.width, image.height));
     MATALIGN_RETURN_IF_ERROR(imaging::WritePng(image, options.out_png));
     out["outputs"].push_back(options.out_png);
   }

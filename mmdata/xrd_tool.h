@@ -28,9 +28,9 @@ struct XrdToolOptions {
   int num_peaks = 10;
 };
 
-// Simulates (structure file) or reads (pattern file, see xrd::IsPatternFileName) `path` and writes what `options` asks.
-// Returns {file, kind: simulated|measured, wavelength, points, two_theta_min/max,
-// peaks: [{two_theta, relative_height}], outputs}.
+// Simulates (structure file) or reads (pattern file, see xrd::IsPatternFileName) `path` and writes
+// what `options` asks. Returns {file, kind: simulated|measured, wavelength, points,
+// two_theta_min/max, peaks: [{two_theta, relative_height}], outputs}.
 absl::StatusOr<nlohmann::json> RunXrd(const std::string& path, const XrdToolOptions& options);
 
 }  // namespace matalign::mmdata

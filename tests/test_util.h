@@ -42,44 +42,44 @@ class TempDir {
 }  // namespace matalign::testing
 
 // Each evaluates `expr` once.
-#define ASSERT_OK(expr)                                                   \
-  do {                                                                    \
-    const auto& matalign_assert_ok_ = (expr);                             \
-    ASSERT_TRUE(::matalign::testing::StatusOf(matalign_assert_ok_).ok())  \
-        << ::matalign::testing::StatusOf(matalign_assert_ok_);            \
+#define ASSERT_OK(expr)                                                  \
+  do {                                                                   \
+    const auto& matalign_assert_ok_ = (expr);                            \
+    ASSERT_TRUE(::matalign::testing::StatusOf(matalign_assert_ok_).ok()) \
+        << ::matalign::testing::StatusOf(matalign_assert_ok_);           \
   } while (0)
-#define EXPECT_OK(expr)                                                   \
-  do {                                                                    \
-    const auto& matalign_expect_ok_ = (expr);                             \
-    EXPECT_TRUE(::matalign::testing::StatusOf(matalign_expect_ok_).ok())  \
-        << ::matalign::testing::StatusOf(matalign_expect_ok_);            \
+#define EXPECT_OK(expr)                                                  \
+  do {                                                                   \
+    const auto& matalign_expect_ok_ = (expr);                            \
+    EXPECT_TRUE(::matalign::testing::StatusOf(matalign_expect_ok_).ok()) \
+        << ::matalign::testing::StatusOf(matalign_expect_ok_);           \
   } while (0)
 
 #define MATALIGN_TEST_CONCAT_INNER_(a, b) a##b
 #define MATALIGN_TEST_CONCAT_(a, b) MATALIGN_TEST_CONCAT_INNER_(a, b)
 // ASSERT_OK_AND_ASSIGN(auto x, StatusOrExpr): asserts OK and moves the value into lhs.
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                        \
-  auto MATALIGN_TEST_CONCAT_(statusor_, __LINE__) = (rexpr);                    \
-  ASSERT_TRUE(MATALIGN_TEST_CONCAT_(statusor_, __LINE__).ok())                  \
-      << MATALIGN_TEST_CONCAT_(statusor_, __LINE__).status();                   \
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                       \
+  auto MATALIGN_TEST_CONCAT_(statusor_, __LINE__) = (rexpr);   \
+  ASSERT_TRUE(MATALIGN_TEST_CONCAT_(statusor_, __LINE__).ok()) \
+      << MATALIGN_TEST_CONCAT_(statusor_, __LINE__).status();  \
   lhs = std::move(MATALIGN_TEST_CONCAT_(statusor_, __LINE__)).value()
 
 // Sets `var` (a std::string) to <real data dir>/<subpath>, or skips the test with a
 // message when the real data is absent. With MATALIGN_REQUIRE_REAL_DATA=1 in the
 // environment (CI sets it when the data is there) a missing file fails the test instead.
-#define MATALIGN_REAL_DATA_OR_SKIP(var, subpath)                                        \
-  std::string var;                                                                      \
-  do {                                                                                  \
-    auto dir_ = ::matalign::RealDataDir();                                              \
-    if (!dir_ || !std::filesystem::exists(*dir_ + "/" + (subpath))) {                   \
-      const char* require_ = std::getenv("MATALIGN_REQUIRE_REAL_DATA");                 \
-      if (require_ != nullptr && std::string(require_) == "1") {                        \
+#define MATALIGN_REAL_DATA_OR_SKIP(var, subpath)                                              \
+  std::string var;                                                                            \
+  do {                                                                                        \
+    auto dir_ = ::matalign::RealDataDir();                                                    \
+    if (!dir_ || !std::filesystem::exists(*dir_ + "/" + (subpath))) {                         \
+      const char* require_ = std::getenv("MATALIGN_REQUIRE_REAL_DATA");                       \
+      if (require_ != nullptr && std::string(require_) == "1") {                              \
         FAIL() << "real data " << (subpath) << " not found but MATALIGN_REQUIRE_REAL_DATA=1"; \
-      }                                                                                 \
-      GTEST_SKIP() << "real data " << (subpath)                                         \
-                   << " not found (set MATALIGN_REAL_DATA or place ../shared/data/real)"; \
-    }                                                                                   \
-    var = *dir_ + "/" + (subpath);                                                      \
+      }                                                                                       \
+      GTEST_SKIP() << "real data " << (subpath)                                               \
+                   << " not found (set MATALIGN_REAL_DATA or place ../shared/data/real)";     \
+    }                                                                                         \
+    var = *dir_ + "/" + (subpath);                                                            \
   } while (0)
 
 #endif  // MATALIGN_TESTS_TEST_UTIL_H_

@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   }
   if (seeds.size() > max_seeds) seeds.resize(max_seeds);
   // Inputs that every reader must survive, seeds or not.
-  const std::vector<std::string> builtin = {"", std::string(1, '\0'), "\xff\xfe\x00\x01",
-                                            "data_\n", "1\n\nX 0 0 0\n", "<?xml?><a>"};
+  const std::vector<std::string> builtin = {"",        std::string(1, '\0'), "\xff\xfe\x00\x01",
+                                            "data_\n", "1\n\nX 0 0 0\n",     "<?xml?><a>"};
   size_t runs = 0;
   for (const std::string& s : builtin) {
     Run(s);

@@ -25,11 +25,10 @@ Structure RandomTriclinic(std::mt19937* rng, int n) {
   std::uniform_real_distribution<double> len(2.0, 12.0), ang(35, 145), u(0, 1);
   Structure st;
   do {
-    st.lattice = Lattice::FromParameters(len(*rng), len(*rng), len(*rng), ang(*rng), ang(*rng),
-                                         ang(*rng));
+    st.lattice =
+        Lattice::FromParameters(len(*rng), len(*rng), len(*rng), ang(*rng), ang(*rng), ang(*rng));
   } while (!(st.lattice.Volume() > 1.0) || st.lattice.PerpendicularWidths()[0] < 1.0 ||
-           st.lattice.PerpendicularWidths()[1] < 1.0 ||
-           st.lattice.PerpendicularWidths()[2] < 1.0);
+           st.lattice.PerpendicularWidths()[1] < 1.0 || st.lattice.PerpendicularWidths()[2] < 1.0);
   while (static_cast<int>(st.sites.size()) < n) {
     st.AddFractional(1 + static_cast<int>(u(*rng) * 80), {u(*rng), u(*rng), u(*rng)});
     const int last = static_cast<int>(st.sites.size()) - 1;

@@ -68,25 +68,24 @@ TEST(CifTest, ExplicitSymmetryOperationsWinOverName) {
 }
 
 TEST(CifTest, HallSymbolFromTheTableIsUsedAndMalformedOnesAreNot) {
-  std::string hall = absl::StrReplaceAll(
-      kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'", "_space_group_name_Hall '-F 4 2 3'"}});
+  std::string hall = absl::StrReplaceAll(kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'",
+                                                     "_space_group_name_Hall '-F 4 2 3'"}});
   ASSERT_OK_AND_ASSIGN(Structure st, ParseStructure(hall, "hall.cif"));
   EXPECT_EQ(st.sites.size(), 8u);
   // This symbol made gemmi 0.5.7's Hall parser read out of bounds (found by fuzzing): it is
   // not in the table, so the reader falls back to P1 and says so.
-  std::string bad = absl::StrReplaceAll(
-      kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'",
-                  "_symmetry_space_group_name_Hall  'F 4d 2 31 1d'"}});
+  std::string bad =
+      absl::StrReplaceAll(kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'",
+                                      "_symmetry_space_group_name_Hall  'F 4d 2 31 1d'"}});
   ASSERT_OK_AND_ASSIGN(Structure p1, ParseStructure(bad, "bad_hall.cif"));
   EXPECT_EQ(p1.sites.size(), 2u);
   EXPECT_NE(p1.notes[0].find("P1 assumed"), std::string::npos);
 }
 
 TEST(CifTest, MultiBlockPicksFirstWithAtomsOrNamedBlock) {
-  std::string two = absl::StrCat("data_empty\n_cell_length_a 3\n", kNaClCif,
-                                 absl::StrReplaceAll(kNaClCif, {{"data_NaCl", "data_KCl"},
-                                                                {"Na", "K"},
-                                                                {"5.6402", "6.29"}}));
+  std::string two = absl::StrCat(
+      "data_empty\n_cell_length_a 3\n", kNaClCif,
+      absl::StrReplaceAll(kNaClCif, {{"data_NaCl", "data_KCl"}, {"Na", "K"}, {"5.6402", "6.29"}}));
   ASSERT_OK_AND_ASSIGN(Structure first, ParseStructure(two, "two.cif"));
   EXPECT_EQ(first.name, "NaCl");
   StructureReadOptions options;
@@ -130,19 +129,19 @@ TEST(CifTest, BadInputIsInvalidArgumentWithSource) {
   ExpectInvalid(ParseStructure("", "e.cif"), "e.cif: file is empty");
   ExpectInvalid(ParseStructure("data_x\n_cell_length_a 'unterminated", "t.cif"), "t.cif");
   ExpectInvalid(ParseStructure("\x01\x02\xff garbage", "g.cif"), "g.cif");
-  ExpectInvalid(ParseStructure(absl::StrReplaceAll(kNaClCif, {{"Cl1 Cl- 0.5", "Cl1 Cl- nan"}}),
-                               "nan.cif"),
-                "not a number");
+  ExpectInvalid(
+      ParseStructure(absl::StrReplaceAll(kNaClCif, {{"Cl1 Cl- 0.5", "Cl1 Cl- nan"}}), "nan.cif"),
+      "not a number");
   ExpectInvalid(ParseStructure(absl::StrReplaceAll(kNaClCif, {{"Cl1 Cl-", "Xx1 Xx"}}), "x.cif"),
                 "unknown element 'Xx'");
-  ExpectInvalid(ParseStructure(absl::StrReplaceAll(kNaClCif, {{"_cell_length_b 5.6402",
-                                                               "_cell_length_b 0"}}),
-                               "zero.cif"),
-                "_cell_length_b");
-  ExpectInvalid(ParseStructure(absl::StrReplaceAll(kNaClCif, {{"Cl1 Cl- 0.5 0.5 0.5",
-                                                               "Cl1 Cl- 0.02 0 0"}}),
-                               "close.cif"),
-                "closer than 0.5 A");
+  ExpectInvalid(
+      ParseStructure(absl::StrReplaceAll(kNaClCif, {{"_cell_length_b 5.6402", "_cell_length_b 0"}}),
+                     "zero.cif"),
+      "_cell_length_b");
+  ExpectInvalid(
+      ParseStructure(absl::StrReplaceAll(kNaClCif, {{"Cl1 Cl- 0.5 0.5 0.5", "Cl1 Cl- 0.02 0 0"}}),
+                     "close.cif"),
+      "closer than 0.5 A");
   StructureReadOptions few;
   few.limits.max_atoms = 4;
   ExpectInvalid(ParseStructure(kNaClCif, "many.cif", few), "more than the limit of 4");
@@ -180,12 +179,12 @@ TEST(PoscarTest, Vasp4NeedsSpecies) {
 
 TEST(PoscarTest, BadInput) {
   ExpectInvalid(ParseStructure(std::string(kPoscar5).substr(0, 60), "POSCAR"), "truncated");
-  ExpectInvalid(ParseStructure(absl::StrReplaceAll(kPoscar5, {{"0.5 0.0 0.5", "0.5 nan 0.5"}}),
-                               "POSCAR"),
-                "bad coordinate");
-  ExpectInvalid(ParseStructure(absl::StrReplaceAll(kPoscar5, {{"0.0 5.0 0.0", "5.0 0.0 0.0"}}),
-                               "POSCAR"),
-                "zero volume");
+  ExpectInvalid(
+      ParseStructure(absl::StrReplaceAll(kPoscar5, {{"0.5 0.0 0.5", "0.5 nan 0.5"}}), "POSCAR"),
+      "bad coordinate");
+  ExpectInvalid(
+      ParseStructure(absl::StrReplaceAll(kPoscar5, {{"0.0 5.0 0.0", "5.0 0.0 0.0"}}), "POSCAR"),
+      "zero volume");
   ExpectInvalid(ParseStructure(absl::StrReplaceAll(kPoscar5, {{"Fe O", "Fe Qq"}}), "POSCAR"),
                 "unknown element 'Qq'");
   ExpectInvalid(ParseStructure(absl::StrReplaceAll(kPoscar5, {{"1 2\n", "1 200\n"}}), "POSCAR"),
@@ -239,17 +238,17 @@ TEST(SpeciesTest, VacanciesAndGhostAtomsAreNotElements) {
   ExpectInvalid(ParseStructure(absl::StrReplaceAll(kPoscar5, {{"Fe O", "Fe Va"}}), "POSCAR"),
                 "unknown element 'Va'");
   ExpectInvalid(ParseStructure("1\nmol\nBq 0 0 0\n", "g.xyz"), "unknown element 'Bq'");
-  ASSERT_OK_AND_ASSIGN(Structure st,
-                       ParseStructure(absl::StrReplaceAll(kPoscar5, {{"Fe O", "Fe_pv O_s"}}),
-                                      "POSCAR"));
+  ASSERT_OK_AND_ASSIGN(
+      Structure st,
+      ParseStructure(absl::StrReplaceAll(kPoscar5, {{"Fe O", "Fe_pv O_s"}}), "POSCAR"));
   EXPECT_EQ(st.sites[0].atomic_number, 26);
 }
 
 TEST(CifTest, TooManySymmetryOperationsAreRefused) {
   std::string ops = "loop_\n_symmetry_equiv_pos_as_xyz\n";
   for (int i = 0; i < 200; ++i) absl::StrAppend(&ops, "'x+", i, "/200,y,z'\n");
-  std::string cif = absl::StrReplaceAll(
-      kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'", ops}});
+  std::string cif =
+      absl::StrReplaceAll(kNaClCif, {{"_symmetry_space_group_name_H-M 'F m -3 m'", ops}});
   ExpectInvalid(ParseStructure(cif, "ops.cif"), "no space group has more than 192");
 }
 

@@ -100,7 +100,7 @@ TEST(MmdataCliTest, XrdWritesAPatternThatReadsBack) {
   TempDir dir;
   const std::string cif = std::string(MATALIGN_SOURCE_DIR) + "/examples/NaCl.cif";
   Result r = RunMmdata("xrd " + Quote(cif) + " --out " + Quote(dir.Join("p.xy")) + " --png " +
-                 Quote(dir.Join("p.png")) + " --json");
+                       Quote(dir.Join("p.png")) + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   // NaCl (200) at 2-theta = 31.7 deg for Cu K-alpha1 is the strongest line.
@@ -122,10 +122,10 @@ TEST(MmdataCliTest, TokenizerTrainsAndEncodes) {
   TempDir dir;
   const std::string corpus = std::string(MATALIGN_SOURCE_DIR) + "/examples/synthesis.txt";
   Result train = RunMmdata("tokenizer train --corpus " + Quote(corpus) + " --vocab 300 --out " +
-                     Quote(dir.Join("bpe")) + " --json");
+                           Quote(dir.Join("bpe")) + " --json");
   ASSERT_EQ(train.exit_code, 0) << train.out;
   Result enc = RunMmdata("tokenizer encode --json --max-length 8 --model " +
-                   Quote(dir.Join("bpe.model")) + " 'calcined at 900 oC for 12 hrs in air'");
+                         Quote(dir.Join("bpe.model")) + " 'calcined at 900 oC for 12 hrs in air'");
   ASSERT_EQ(enc.exit_code, 0) << enc.out;
   const auto j = nlohmann::json::parse(enc.out);
   EXPECT_EQ(j["ids"][0], 2);  // [CLS]
