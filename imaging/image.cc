@@ -191,6 +191,32 @@ absl::StatusOr<std::string> EncodePng(const Image& image, const PngOptions& opti
   }
 }
 
+absl::StatusOr<std::string> EncodeJpeg(const Image& image, int quality) {
+  if (quality < 1 || quality > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("EncodeJpeg: quality ", quality,
+                                                   " is outside 1..100"));
+  }
+  MATALIGN_RETURN_IF_ERROR(ValidateImage(image, "EncodeJpeg"));
+  try {
+    cv::Mat mat(image.height, image.width, CV_8U);
+    for (int r = 0; r < image.height; ++r) {
+      const float* src = image.pixels.data() + static_cast<size_t>(r) * image.width;
+      for (int c = 0; c < image.width; ++c) {
+        const float v = src[c];
+        const float clamped = !(v > 0.0f) ? 0.0f : (v > 1.0f ? 1.0f : v);
+        mat.at<std::uint8_t>(r, c) = static_cast<std::uint8_t>(std::floor(clamped * 255.0f + 0.5f));
+      }
+    }
+    std::vector<uchar> buffer;
+    if (!cv::imencode(".jpg", mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality})) {
+      return absl::InternalError("EncodeJpeg: OpenCV's JPEG encoder failed");
+    }
+    return std::string(buffer.begin(), buffer.end());
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat("EncodeJpeg: OpenCV failed: ", e.what()));
+  }
+}
+
 absl::Status WritePng(const Image& image, const std::string& path, const PngOptions& options) {
   auto encoded = EncodePng(image, options);
   if (!encoded.ok()) {

@@ -86,6 +86,11 @@ absl::StatusOr<std::string> EncodePng(const Image& image, const PngOptions& opti
 // EncodePng and write the result to `path` atomically (creating parent directories).
 absl::Status WritePng(const Image& image, const std::string& path, const PngOptions& options = {});
 
+// Encodes `image` (values clamped to [0, 1]) as an 8-bit grayscale baseline JPEG of the
+// given quality (1..100), as SEM instruments commonly save micrographs. Deterministic for the
+// same input and library build.
+absl::StatusOr<std::string> EncodeJpeg(const Image& image, int quality = 90);
+
 }  // namespace matalign::imaging
 
 #endif  // MATALIGN_IMAGING_IMAGE_H_

@@ -2,12 +2,17 @@
 // mmdata library; all logic lives there.
 #include <cstdio>
 #include <iostream>
+#include <chrono>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/str_cat.h"
+#include "corpus/importers.h"
+#include "corpus/recipe_stats.h"
+#include "corpus/synth.h"
 #include "mmdata/image_tool.h"
 #include "mmdata/inspect.h"
 #include "mmdata/tokenizer_tool.h"
@@ -139,13 +144,124 @@ int main(int argc, char** argv) {
   cmd_image->add_flag("--no-crop-bar", no_crop, "Keep the data bar");
   cmd_image->add_flag("--json", json_out, "Print the summary as JSON");
 
+  // mmdata synth
+  corpus::SynthOptions synth;
+  std::string synth_images = "sem,xrd", synth_classes = "crystalline,amorphous,nano",
+              synth_holdout;
+  bool quiet = false;
+  CLI::App* cmd_synth = app.add_subcommand(
+      "synth", "Generate the synthetic tri-modal corpus (structures, recipes, SEM, XRD)");
+  cmd_synth->add_option("--n", synth.n, "Number of materials")->capture_default_str();
+  cmd_synth->add_option("--seed", synth.seed, "Seed (same seed and n: identical output)")
+      ->capture_default_str();
+  cmd_synth->add_option("--out", synth.out_dir, "Output directory")->required();
+  cmd_synth->add_option("--images", synth_images, "Image kinds: sem,xrd | sem | xrd | none")
+      ->capture_default_str();
+  cmd_synth->add_option("--classes", synth_classes, "Material classes to generate")
+      ->capture_default_str();
+  cmd_synth->add_option("--holdout-class", synth_holdout, "Put this whole class in test");
+  cmd_synth->add_option("--perov5-fraction", synth.perov5_fraction,
+                        "Fraction of crystalline materials taken from real perov5 (needs the "
+                        "real data)")
+      ->capture_default_str();
+  cmd_synth->add_option("--recipe-stats", synth.recipe_stats_path,
+                        "Recipe statistics JSON (default: data/recipe_stats.json)");
+  cmd_synth->add_option("--sem-size", synth.sem_size, "SEM image side, pixels")
+      ->capture_default_str();
+  cmd_synth->add_option("--threads", synth.threads, "Worker threads (0 = all cores)")
+      ->capture_default_str();
+  cmd_synth->add_flag("--quiet", quiet, "No progress line");
+
+  // mmdata import
+  CLI::App* cmd_import = app.add_subcommand("import", "Import real data into a manifest");
+  std::string import_kind, import_out;
+  std::vector<std::string> import_inputs;
+  corpus::ImportOptions import;
+  cmd_import->add_option("kind", import_kind, "perov5 | recipes | paragraphs | sem | xrd")
+      ->required()
+      ->check(CLI::IsMember({"perov5", "recipes", "paragraphs", "sem", "xrd"}));
+  cmd_import->add_option("inputs", import_inputs, "Input file(s) or folder")->required();
+  cmd_import->add_option("--out", import_out, "Output directory (manifest.jsonl)")->required();
+  cmd_import->add_option("--limit", import.limit, "At most this many records per file (0 = all)")
+      ->capture_default_str();
+
+  // mmdata recipe-stats
+  CLI::App* cmd_stats = app.add_subcommand(
+      "recipe-stats", "Derive route/precursor statistics from the real text-mined recipes");
+  std::string stats_solid, stats_solgel, stats_out;
+  cmd_stats->add_option("--solid-state", stats_solid, "solid_state_recipes.jsonl[.xz]")
+      ->required();
+  cmd_stats->add_option("--sol-gel", stats_solgel, "sol_gel_recipes.json[.xz]")->required();
+  cmd_stats->add_option("--out", stats_out, "Output JSON")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError with status 0
   }
 
-  if (cmd_inspect->parsed()) {
+  if (cmd_synth->parsed()) {
+    synth.sem_images = synth_images.find("sem") != std::string::npos;
+    synth.xrd_images = synth_images.find("xrd") != std::string::npos;
+    synth.classes.clear();
+    for (absl::string_view name : absl::StrSplit(synth_classes, ',', absl::SkipEmpty())) {
+      auto c = corpus::ParseMaterialClass(name);
+      if (!c.ok()) return Fail(c.status());
+      synth.classes.push_back(*c);
+    }
+    if (!synth_holdout.empty()) {
+      auto c = corpus::ParseMaterialClass(synth_holdout);
+      if (!c.ok()) return Fail(c.status());
+      synth.holdout_class = *c;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto last = start;
+    if (!quiet) {
+      synth.progress = [&](int64_t done, int64_t total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (done != total && now - last < std::chrono::milliseconds(500)) return;
+        last = now;
+        const double secs = std::chrono::duration<double>(now - start).count();
+        const double rate = done / std::max(secs, 1e-9);
+        std::fprintf(stderr, "\rsynth: %lld/%lld materials  %.1f/s  ETA %.0f s   ",
+                     static_cast<long long>(done), static_cast<long long>(total), rate,
+                     (total - done) / std::max(rate, 1e-9));
+        if (done == total) std::fprintf(stderr, "\n");
+      };
+    }
+    auto r = corpus::GenerateCorpus(synth);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("wrote %lld materials (train %lld, val %lld, test %lld) to %s in %.1f s: "
+                "%.1f materials/s, %.1f MB (%.2f MB per 1000)\n",
+                static_cast<long long>(r->records), static_cast<long long>(r->train),
+                static_cast<long long>(r->val), static_cast<long long>(r->test),
+                r->manifest.c_str(), r->seconds, r->records / std::max(r->seconds, 1e-9),
+                r->bytes / 1e6, r->bytes / 1e6 / r->records * 1000);
+  } else if (cmd_import->parsed()) {
+    absl::StatusOr<corpus::ImportSummary> r = absl::InternalError("unreachable");
+    const std::string& in = import_inputs[0];
+    if (import_kind == "perov5") {
+      r = corpus::ImportPerov5(in, import_out, import);
+    } else if (import_kind == "recipes") {
+      r = corpus::ImportRecipes(import_inputs, import_out, import);
+    } else if (import_kind == "paragraphs") {
+      r = corpus::ImportSynthesisParagraphs(in, import_out, import);
+    } else if (import_kind == "sem") {
+      r = corpus::ImportSemFolder(in, import_out, import);
+    } else {
+      r = corpus::ImportXrdFolder(in, import_out, import);
+    }
+    if (!r.ok()) return Fail(r.status());
+    std::printf("imported %zu records into %s (%zu skipped)\n", r->records,
+                r->manifest_path.c_str(), r->skipped);
+    for (const std::string& why : r->skipped_reasons) std::printf("  skipped: %s\n", why.c_str());
+  } else if (cmd_stats->parsed()) {
+    auto stats = corpus::DeriveRecipeStats(stats_solid, stats_solgel);
+    if (!stats.ok()) return Fail(stats.status());
+    corpus::AddAssumedRoutes(*stats);
+    if (absl::Status s = corpus::WriteRecipeStats(*stats, stats_out); !s.ok()) return Fail(s);
+    std::printf("wrote %s\n", stats_out.c_str());
+  } else if (cmd_inspect->parsed()) {
     auto fmt = materials::ParseFormatName(format);
     if (!fmt.ok()) return Fail(fmt.status());
     inspect.read.format = *fmt;

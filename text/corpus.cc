@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "common/file.h"
 #include "common/status_macros.h"
-#include "text/internal/input_file.h"
+#include "common/input_file.h"
 #include "text/normalize.h"
 
 namespace matalign::text {
@@ -378,8 +378,8 @@ absl::StatusOr<std::vector<SynthesisText>> ReadRecipeParagraphs(
         path, ": unknown recipe file type (expected .jsonl or .json, optionally .xz)"));
   }
   const bool json_lines = extension == "jsonl";
-  MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<internal::InputFileBuffer> input,
-                            internal::InputFileBuffer::Open(path, options.max_decompressed_bytes));
+  MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<InputFileBuffer> input,
+                            InputFileBuffer::Open(path, options.max_decompressed_bytes));
 
   std::vector<SynthesisText> out;
   std::unordered_set<std::string> seen;

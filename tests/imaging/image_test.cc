@@ -412,3 +412,31 @@ TEST(ProbeImageHeaderTest, ReadsDimensionsOfAllFormats) {
 
 }  // namespace
 }  // namespace matalign::imaging
+
+namespace matalign::imaging {
+namespace {
+
+TEST(JpegEncoderTest, RoundTripsWithinJpegError) {
+  Image image;
+  image.width = 64;
+  image.height = 48;
+  image.source_bit_depth = 8;
+  image.source_channels = 1;
+  for (int r = 0; r < image.height; ++r) {
+    for (int c = 0; c < image.width; ++c) image.pixels.push_back((r + c) / 112.0f);
+  }
+  auto jpeg = EncodeJpeg(image, 95);
+  ASSERT_TRUE(jpeg.ok()) << jpeg.status();
+  auto back = DecodeImage(*jpeg, "round.jpg");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->width, 64);
+  double err = 0;
+  for (size_t i = 0; i < image.pixels.size(); ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(back->pixels[i] - image.pixels[i])));
+  }
+  EXPECT_LT(err, 0.03);
+  EXPECT_EQ(EncodeJpeg(image, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace matalign::imaging

@@ -1,4 +1,4 @@
-#include "text/internal/input_file.h"
+#include "common/input_file.h"
 
 #include <lzma.h>
 
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace matalign::text::internal {
+namespace matalign {
 namespace {
 
 constexpr std::size_t kChunkBytes = 1 << 16;
@@ -204,4 +204,4 @@ bool InputFileBuffer::ReadLine(std::string* line, std::size_t max_line_bytes,
   return any && status_.ok();
 }
 
-}  // namespace matalign::text::internal
+}  // namespace matalign

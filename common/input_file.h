@@ -1,8 +1,8 @@
-// Private to matalign_text: a std::streambuf that reads a file, transparently
+// A std::streambuf that reads a file, transparently
 // decompressing it when it is xz-compressed (detected by the xz magic bytes, not by the
 // file name). liblzma stays in input_file.cc.
-#ifndef MATALIGN_TEXT_INTERNAL_INPUT_FILE_H_
-#define MATALIGN_TEXT_INTERNAL_INPUT_FILE_H_
+#ifndef MATALIGN_COMMON_INPUT_FILE_H_
+#define MATALIGN_COMMON_INPUT_FILE_H_
 
 #include <cstdint>
 #include <memory>
@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace matalign::text::internal {
+namespace matalign {
 
 // Reads a plain or .xz file sequentially. A read or decompression error ends the stream
 // (underflow returns EOF) and is kept in status(); callers check status() after EOF.
@@ -50,6 +50,6 @@ class InputFileBuffer : public std::streambuf {
   absl::Status status_;
 };
 
-}  // namespace matalign::text::internal
+}  // namespace matalign
 
-#endif  // MATALIGN_TEXT_INTERNAL_INPUT_FILE_H_
+#endif  // MATALIGN_COMMON_INPUT_FILE_H_
