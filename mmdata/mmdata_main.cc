@@ -2,6 +2,7 @@
 // mmdata library; all logic lives there.
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <chrono>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "corpus/importers.h"
+#include "corpus/manifest.h"
 #include "corpus/recipe_stats.h"
 #include "corpus/synth.h"
 #include "mmdata/image_tool.h"
@@ -185,6 +187,14 @@ int main(int argc, char** argv) {
   cmd_import->add_option("--limit", import.limit, "At most this many records per file (0 = all)")
       ->capture_default_str();
 
+  // mmdata manifest
+  CLI::App* cmd_manifest = app.add_subcommand(
+      "manifest", "Validate a manifest (every line; bad ones listed with line numbers)");
+  std::string manifest_path;
+  bool check_files = false;
+  cmd_manifest->add_option("file", manifest_path, "manifest.jsonl")->required();
+  cmd_manifest->add_flag("--check-files", check_files, "Also check that every referenced file exists");
+
   // mmdata recipe-stats
   CLI::App* cmd_stats = app.add_subcommand(
       "recipe-stats", "Derive route/precursor statistics from the real text-mined recipes");
@@ -255,6 +265,21 @@ int main(int argc, char** argv) {
     std::printf("imported %zu records into %s (%zu skipped)\n", r->records,
                 r->manifest_path.c_str(), r->skipped);
     for (const std::string& why : r->skipped_reasons) std::printf("  skipped: %s\n", why.c_str());
+  } else if (cmd_manifest->parsed()) {
+    corpus::ManifestReadOptions read;
+    read.check_files = check_files;
+    auto records = corpus::ReadManifest(manifest_path, read);
+    if (!records.ok()) return Fail(records.status());
+    std::map<std::string, int> counts;
+    for (const corpus::Record& r : *records) {
+      ++counts[absl::StrCat("class ", corpus::MaterialClassName(r.material_class))];
+      ++counts[absl::StrCat("split ", corpus::SplitName(r.split))];
+      if (r.structure) ++counts["with structure"];
+      if (r.synthesis) ++counts["with synthesis"];
+      for (const corpus::ImageRef& img : r.images) ++counts[absl::StrCat("image ", img.kind)];
+    }
+    std::printf("%s: %zu valid records\n", manifest_path.c_str(), records->size());
+    for (const auto& [k, v] : counts) std::printf("  %-20s %d\n", k.c_str(), v);
   } else if (cmd_stats->parsed()) {
     auto stats = corpus::DeriveRecipeStats(stats_solid, stats_solgel);
     if (!stats.ok()) return Fail(stats.status());
