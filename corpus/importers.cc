@@ -21,6 +21,8 @@
 #include "absl/strings/strip.h"
 #include "common/csv.h"
 #include "common/file.h"
+#include "common/input_file.h"
+#include "common/printable.h"
 #include "common/status_macros.h"
 #include "corpus/manifest.h"
 #include "materials/element.h"
@@ -28,7 +30,6 @@
 #include "materials/structure.h"
 #include "materials/structure_io.h"
 #include "text/corpus.h"
-#include "common/input_file.h"
 #include "xrd/pattern.h"
 
 namespace matalign::corpus {
@@ -87,19 +88,6 @@ class ImportSink {
   std::unique_ptr<ManifestWriter> writer_;
   ImportSummary summary_;
 };
-
-// Printable ASCII, other bytes as \xNN (for messages that quote input).
-std::string Printable(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
 
 // "12", "0.5", "1200.25": at most 3 decimals, no trailing zeros.
 std::string FormatNumber(double v) {
@@ -417,8 +405,7 @@ absl::Status ImportRecipeFile(const std::string& path, const ImportOptions& opti
   }
   ctx.options = &options;
   ctx.sink = sink;
-  MATALIGN_ASSIGN_OR_RETURN(auto buffer,
-                            InputFileBuffer::Open(path, kMaxRecipeFileBytes));
+  MATALIGN_ASSIGN_OR_RETURN(auto buffer, InputFileBuffer::Open(path, kMaxRecipeFileBytes));
 
   if (ctx.json_lines) {
     std::string line;

@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/printable.h"
 #include "common/status_macros.h"
 #include "materials/element.h"
 
@@ -25,20 +26,6 @@ using OrderedJson = nlohmann::ordered_json;
 
 // At most this many bad lines are quoted in ReadManifest's error.
 constexpr int kMaxReportedLines = 10;
-
-// Messages may quote input (nlohmann quotes the offending token): keep printable ASCII
-// and escape other bytes, so an error message is always valid, printable text.
-std::string Printable(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
 
 absl::Status CheckFinite(double v, absl::string_view what) {
   if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(what, " is not finite"));

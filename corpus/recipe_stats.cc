@@ -39,11 +39,10 @@ double Round(double x, int decimals) {
 // is parsed without them to keep the DOM small.
 bool IsUnusedKey(const std::string& key) {
   static const std::set<std::string>* const kUnused = new std::set<std::string>{
-      "paragraph_string", "reaction",     "reaction_string", "material_string",
-      "material_name",    "amounts_vars", "elements_vars",   "additives",
-      "token",            "mixing_device", "mixing_media",   "phase",
-      "oxygen_deficiency", "is_acronym",  "mp_id",           "targets_string",
-      "release_date"};
+      "paragraph_string", "reaction",      "reaction_string",   "material_string", "material_name",
+      "amounts_vars",     "elements_vars", "additives",         "token",           "mixing_device",
+      "mixing_media",     "phase",         "oxygen_deficiency", "is_acronym",      "mp_id",
+      "targets_string",   "release_date"};
   return kUnused->count(key) > 0;
 }
 
@@ -120,16 +119,31 @@ bool MaxCondition(const json& list, Convert convert, double* out) {
 std::string NormalizeAtmosphere(std::string name) {
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   static const std::map<std::string, std::string>* const kNames =
-      new std::map<std::string, std::string>{
-          {"air", "air"},          {"ambient", "air"},      {"static air", "air"},
-          {"flowing air", "air"},  {"oxygen", "O2"},        {"o2", "O2"},
-          {"nitrogen", "N2"},      {"n2", "N2"},            {"argon", "Ar"},
-          {"ar", "Ar"},            {"hydrogen", "H2"},      {"h2", "H2"},
-          {"ar/h2", "Ar/H2"},      {"h2/ar", "Ar/H2"},      {"carbon monoxide", "CO"},
-          {"co", "CO"},            {"carbon dioxide", "CO2"}, {"co2", "CO2"},
-          {"vacuum", "vacuum"},    {"helium", "He"},        {"he", "He"},
-          {"ammonia", "NH3"},      {"nh3", "NH3"},          {"n2/h2", "N2/H2"},
-          {"h2/n2", "N2/H2"}};
+      new std::map<std::string, std::string>{{"air", "air"},
+                                             {"ambient", "air"},
+                                             {"static air", "air"},
+                                             {"flowing air", "air"},
+                                             {"oxygen", "O2"},
+                                             {"o2", "O2"},
+                                             {"nitrogen", "N2"},
+                                             {"n2", "N2"},
+                                             {"argon", "Ar"},
+                                             {"ar", "Ar"},
+                                             {"hydrogen", "H2"},
+                                             {"h2", "H2"},
+                                             {"ar/h2", "Ar/H2"},
+                                             {"h2/ar", "Ar/H2"},
+                                             {"carbon monoxide", "CO"},
+                                             {"co", "CO"},
+                                             {"carbon dioxide", "CO2"},
+                                             {"co2", "CO2"},
+                                             {"vacuum", "vacuum"},
+                                             {"helium", "He"},
+                                             {"he", "He"},
+                                             {"ammonia", "NH3"},
+                                             {"nh3", "NH3"},
+                                             {"n2/h2", "N2/H2"},
+                                             {"h2/n2", "N2/H2"}};
   auto it = kNames->find(name);
   return it == kNames->end() ? "" : it->second;
 }
@@ -309,8 +323,7 @@ RouteStats Finish(const RouteAccumulator& acc, const RecipeStatsOptions& options
 absl::Status ReadSolidState(const std::string& path, const RecipeStatsOptions& options,
                             RouteAccumulator& acc) {
   MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<InputFileBuffer> input,
-                            InputFileBuffer::Open(path,
-                                                                  options.max_decompressed_bytes));
+                            InputFileBuffer::Open(path, options.max_decompressed_bytes));
   std::string line;
   std::size_t line_number = 0;
   while (input->ReadLine(&line, kMaxJsonLineBytes, line_number + 1)) {
@@ -337,11 +350,9 @@ absl::Status ReadSolidState(const std::string& path, const RecipeStatsOptions& o
 absl::Status ReadSolGel(const std::string& path, const RecipeStatsOptions& options,
                         std::map<std::string, RouteAccumulator>& accs) {
   MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<InputFileBuffer> input,
-                            InputFileBuffer::Open(path,
-                                                                  options.max_decompressed_bytes));
+                            InputFileBuffer::Open(path, options.max_decompressed_bytes));
   std::istream stream(input.get());
-  json::parser_callback_t drop_unused = [](int /*depth*/, json::parse_event_t event,
-                                           json& parsed) {
+  json::parser_callback_t drop_unused = [](int /*depth*/, json::parse_event_t event, json& parsed) {
     return !(event == json::parse_event_t::key && IsUnusedKey(parsed.get<std::string>()));
   };
   json doc = json::parse(stream, drop_unused, /*allow_exceptions=*/false);
@@ -360,8 +371,8 @@ absl::Status ReadSolGel(const std::string& path, const RecipeStatsOptions& optio
           absl::StrCat(path, ": reactions[", i, "]: a recipe record must be a JSON object"));
     }
     std::string route = "sol-gel";
-    if (const json* type = Field(record, "synthesis_type"); type && type->is_string() &&
-                                                            !type->get<std::string>().empty()) {
+    if (const json* type = Field(record, "synthesis_type");
+        type && type->is_string() && !type->get<std::string>().empty()) {
       route = type->get<std::string>();
     }
     AccumulateRecord(record, accs[route]);
@@ -412,8 +423,7 @@ json QuantilesToJson(const Quantiles& q) {
   return j;
 }
 
-absl::Status FieldError(absl::string_view source, absl::string_view where,
-                        absl::string_view what) {
+absl::Status FieldError(absl::string_view source, absl::string_view where, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, ": ", what));
 }
 
@@ -526,8 +536,7 @@ absl::StatusOr<RouteStats> RouteFromJson(const json& r, absl::string_view source
       // [formula, frequency, count, [elements]]
       if (!p.is_array() || p.size() != 4 || !p[0].is_string() || !p[1].is_number() ||
           !p[2].is_number() || !p[3].is_array()) {
-        return FieldError(source, here,
-                          "entries must be [formula, frequency, count, [elements]]");
+        return FieldError(source, here, "entries must be [formula, frequency, count, [elements]]");
       }
       PrecursorFrequency pf;
       pf.formula = p[0].get<std::string>();
@@ -573,8 +582,8 @@ absl::Status RecipeStatsOptions::Validate() const {
 
 const std::vector<std::string>& KnownRoutes() {
   static const std::vector<std::string>* const kRoutes = new std::vector<std::string>{
-      "solid-state", "sol-gel", "hydrothermal", "co-precipitation", "ball-milling",
-      "melt-quench", "colloidal", "cvd"};
+      "solid-state",  "sol-gel",     "hydrothermal", "co-precipitation",
+      "ball-milling", "melt-quench", "colloidal",    "cvd"};
   return *kRoutes;
 }
 
@@ -611,28 +620,60 @@ void AddAssumedRoutes(RecipeStats& stats) {
   // Typical ranges from textbooks and reviews of each technique; NOT derived from data.
   static const std::vector<Assumed>* const kAssumed = new std::vector<Assumed>{
       // Autoclave treatment of aqueous salt solutions (Teflon liners limit T to ~250 C).
-      {"hydrothermal", {120, 150, 180, 200, 230}, {6, 12, 18, 24, 48}, {{1, 1.0}},
-       {{"", 1.0}}, "mix>heat>dry"},
+      {"hydrothermal",
+       {120, 150, 180, 200, 230},
+       {6, 12, 18, 24, 48},
+       {{1, 1.0}},
+       {{"", 1.0}},
+       "mix>heat>dry"},
       // Precipitation with a base, drying, calcination of the precursor.
-      {"co-precipitation", {400, 500, 600, 800, 1000}, {2, 2, 4, 5, 10},
-       {{1, 0.6}, {2, 0.4}}, {{"air", 0.8}, {"", 0.2}}, "mix>dry>heat"},
+      {"co-precipitation",
+       {400, 500, 600, 800, 1000},
+       {2, 2, 4, 5, 10},
+       {{1, 0.6}, {2, 0.4}},
+       {{"air", 0.8}, {"", 0.2}},
+       "mix>dry>heat"},
       // Mechanical alloying followed by a recovery / crystallization anneal.
-      {"ball-milling", {300, 400, 500, 600, 800}, {1, 2, 2, 4, 10}, {{1, 0.9}, {2, 0.1}},
-       {{"Ar", 0.6}, {"N2", 0.1}, {"air", 0.1}, {"", 0.2}}, "grind>heat"},
+      {"ball-milling",
+       {300, 400, 500, 600, 800},
+       {1, 2, 2, 4, 10},
+       {{1, 0.9}, {2, 0.1}},
+       {{"Ar", 0.6}, {"N2", 0.1}, {"air", 0.1}, {"", 0.2}},
+       "grind>heat"},
       // Melting of the batch, quench; optional anneal below the glass transition.
-      {"melt-quench", {900, 1100, 1300, 1450, 1600}, {0.5, 1, 1, 2, 4}, {{1, 0.7}, {2, 0.3}},
-       {{"air", 0.6}, {"Ar", 0.2}, {"", 0.2}}, "mix>heat>quench"},
+      {"melt-quench",
+       {900, 1100, 1300, 1450, 1600},
+       {0.5, 1, 1, 2, 4},
+       {{1, 0.7}, {2, 0.3}},
+       {{"air", 0.6}, {"Ar", 0.2}, {"", 0.2}},
+       "mix>heat>quench"},
       // Hot injection / heat-up synthesis of nanocrystals in high-boiling solvents.
-      {"colloidal", {150, 200, 240, 280, 310}, {0.05, 0.25, 0.5, 1, 3}, {{1, 1.0}},
-       {{"N2", 0.5}, {"Ar", 0.4}, {"", 0.1}}, "mix>heat"},
+      {"colloidal",
+       {150, 200, 240, 280, 310},
+       {0.05, 0.25, 0.5, 1, 3},
+       {{1, 1.0}},
+       {{"N2", 0.5}, {"Ar", 0.4}, {"", 0.1}},
+       "mix>heat"},
       // Thermal CVD in a tube furnace.
-      {"cvd", {500, 650, 800, 950, 1100}, {0.25, 0.5, 1, 2, 4}, {{1, 1.0}},
-       {{"Ar", 0.4}, {"H2", 0.1}, {"Ar/H2", 0.3}, {"N2", 0.2}}, "heat"},
+      {"cvd",
+       {500, 650, 800, 950, 1100},
+       {0.25, 0.5, 1, 2, 4},
+       {{1, 1.0}},
+       {{"Ar", 0.4}, {"H2", 0.1}, {"Ar/H2", 0.3}, {"N2", 0.2}},
+       "heat"},
       // Fallbacks if a stats file lacks the derived routes (e.g. real data absent).
-      {"solid-state", {700, 900, 1000, 1200, 1400}, {2, 6, 12, 24, 48},
-       {{1, 0.5}, {2, 0.35}, {3, 0.15}}, {{"air", 0.6}, {"", 0.4}}, "mix>heat>grind>heat"},
-      {"sol-gel", {400, 550, 700, 850, 1000}, {1, 2, 3, 5, 12}, {{1, 0.6}, {2, 0.3}, {3, 0.1}},
-       {{"air", 0.6}, {"", 0.4}}, "mix>dry>heat"},
+      {"solid-state",
+       {700, 900, 1000, 1200, 1400},
+       {2, 6, 12, 24, 48},
+       {{1, 0.5}, {2, 0.35}, {3, 0.15}},
+       {{"air", 0.6}, {"", 0.4}},
+       "mix>heat>grind>heat"},
+      {"sol-gel",
+       {400, 550, 700, 850, 1000},
+       {1, 2, 3, 5, 12},
+       {{1, 0.6}, {2, 0.3}, {3, 0.1}},
+       {{"air", 0.6}, {"", 0.4}},
+       "mix>dry>heat"},
   };
   for (const Assumed& a : *kAssumed) {
     if (stats.routes.count(a.route) > 0) continue;
@@ -690,10 +731,10 @@ std::string RecipeStatsToJson(const RecipeStats& stats) {
   return out;
 }
 
-absl::StatusOr<RecipeStats> RecipeStatsFromJson(absl::string_view text,
-                                                absl::string_view source) {
+absl::StatusOr<RecipeStats> RecipeStatsFromJson(absl::string_view text, absl::string_view source) {
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(source, ": malformed JSON"));
+  if (doc.is_discarded())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": malformed JSON"));
   if (!doc.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": expected a JSON object"));
   }

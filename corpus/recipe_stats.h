@@ -119,8 +119,7 @@ const std::vector<std::string>& KnownRoutes();
 absl::Status WriteRecipeStats(const RecipeStats& stats, const std::string& path);
 // Serializes / parses the JSON text of WriteRecipeStats. `source` names the text in errors.
 std::string RecipeStatsToJson(const RecipeStats& stats);
-absl::StatusOr<RecipeStats> RecipeStatsFromJson(absl::string_view json,
-                                                absl::string_view source);
+absl::StatusOr<RecipeStats> RecipeStatsFromJson(absl::string_view json, absl::string_view source);
 
 // Reads a file written by WriteRecipeStats. Errors: NotFound; InvalidArgument "<path>: ..."
 // for malformed JSON, a wrong format tag, a missing or mistyped field, quantiles that

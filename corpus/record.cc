@@ -19,12 +19,12 @@ absl::string_view MaterialClassName(MaterialClass c) {
 }
 
 absl::StatusOr<MaterialClass> ParseMaterialClass(absl::string_view name) {
-  for (MaterialClass c : {MaterialClass::kCrystalline, MaterialClass::kAmorphous,
-                          MaterialClass::kNano}) {
+  for (MaterialClass c :
+       {MaterialClass::kCrystalline, MaterialClass::kAmorphous, MaterialClass::kNano}) {
     if (name == MaterialClassName(c)) return c;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown material class '", name, "' (expected crystalline, amorphous or nano)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown material class '", name,
+                                                 "' (expected crystalline, amorphous or nano)"));
 }
 
 absl::string_view SplitName(Split s) {

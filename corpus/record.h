@@ -55,7 +55,7 @@ struct Record {
   std::optional<StructureRef> structure;
   std::optional<SynthesisRecipe> synthesis;
   std::vector<ImageRef> images;
-  std::map<std::string, double> properties;  // named numbers; absent = missing
+  std::map<std::string, double> properties;   // named numbers; absent = missing
   std::map<std::string, std::string> labels;  // e.g. "defect" -> "crack"
   Split split = Split::kTrain;
   std::string source;  // provenance: "synthetic", "perov5", a DOI, a file name

@@ -173,8 +173,7 @@ absl::StatusOr<Material> MakeMaterial(const Context& ctx, MaterialClass c, int64
 
 // Simulated pattern with a realistic background and counting noise, rendered as an image.
 absl::StatusOr<std::string> XrdImage(const materials::Structure& st, MaterialClass c,
-                                     double particle_diameter_nm, const SynthOptions& o,
-                                     Rng& rng) {
+                                     double particle_diameter_nm, const SynthOptions& o, Rng& rng) {
   xrd::SimulationOptions sim;
   sim.step = 0.04;
   sim.fwhm = Uniform(rng, 0.08, 0.2);
@@ -182,8 +181,8 @@ absl::StatusOr<std::string> XrdImage(const materials::Structure& st, MaterialCla
   if (c == MaterialClass::kNano) {
     // Scherrer: FWHM(2 theta) = K lambda / (L cos theta), evaluated at 2 theta = 40 deg.
     const double l_a = std::max(particle_diameter_nm, 0.5) * 10.0;
-    sim.fwhm = std::min(10.0, 0.9 * sim.wavelength / (l_a * std::cos(20.0 * M_PI / 180)) *
-                                  180 / M_PI);
+    sim.fwhm =
+        std::min(10.0, 0.9 * sim.wavelength / (l_a * std::cos(20.0 * M_PI / 180)) * 180 / M_PI);
   }
   MATALIGN_ASSIGN_OR_RETURN(xrd::XrdPattern pattern, xrd::SimulatePattern(st, sim));
   // Background: a decaying air-scatter term plus a flat term; noise ~ sqrt(counts).
@@ -288,11 +287,13 @@ absl::StatusOr<Record> MakeRecord(const Context& ctx, int64_t index, int64_t* by
     r.images.push_back({rel, "xrd"});
   }
   r.split = (o.holdout_class && *o.holdout_class == r.material_class) ? Split::kTest
-                                                                        : SplitFor(o.seed, index);
+                                                                      : SplitFor(o.seed, index);
   return r;
 }
 
-std::string DefaultRecipeStatsPath() { return std::string(MATALIGN_SOURCE_DIR) + "/data/recipe_stats.json"; }
+std::string DefaultRecipeStatsPath() {
+  return std::string(MATALIGN_SOURCE_DIR) + "/data/recipe_stats.json";
+}
 
 }  // namespace
 
@@ -303,21 +304,21 @@ absl::Status SynthOptions::Validate() const {
   if (!(perov5_fraction >= 0 && perov5_fraction <= 1)) {
     return absl::InvalidArgumentError("perov5 fraction must be in [0, 1]");
   }
-  if (sem_size < 64 || sem_size > 4096) return absl::InvalidArgumentError("sem_size must be in [64, 4096]");
+  if (sem_size < 64 || sem_size > 4096)
+    return absl::InvalidArgumentError("sem_size must be in [64, 4096]");
   if (xrd_width < 16 || xrd_height < 16) return absl::InvalidArgumentError("XRD image too small");
   if (threads < 0) return absl::InvalidArgumentError("threads must be >= 0");
-  if (holdout_class &&
-      std::find(classes.begin(), classes.end(), *holdout_class) == classes.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("--holdout-class ",
-                                                   MaterialClassName(*holdout_class),
-                                                   " is not among --classes"));
+  if (holdout_class && std::find(classes.begin(), classes.end(), *holdout_class) == classes.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--holdout-class ", MaterialClassName(*holdout_class), " is not among --classes"));
   }
   return absl::OkStatus();
 }
 
 Split SplitFor(uint64_t seed, int64_t index) {
-  const double u = static_cast<double>(Mix64(seed ^ Mix64(static_cast<uint64_t>(index) ^
-                                                            Mix64(kSplit))) >> 11) * 0x1.0p-53;
+  const double u =
+      static_cast<double>(Mix64(seed ^ Mix64(static_cast<uint64_t>(index) ^ Mix64(kSplit))) >> 11) *
+      0x1.0p-53;
   return u < 0.8 ? Split::kTrain : (u < 0.9 ? Split::kVal : Split::kTest);
 }
 
@@ -326,9 +327,9 @@ absl::StatusOr<SynthSummary> GenerateCorpus(const SynthOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   Context ctx;
   ctx.options = &options;
-  MATALIGN_ASSIGN_OR_RETURN(ctx.stats, LoadRecipeStats(options.recipe_stats_path.empty()
-                                                           ? DefaultRecipeStatsPath()
-                                                           : options.recipe_stats_path));
+  MATALIGN_ASSIGN_OR_RETURN(
+      ctx.stats, LoadRecipeStats(options.recipe_stats_path.empty() ? DefaultRecipeStatsPath()
+                                                                   : options.recipe_stats_path));
   if (options.perov5_fraction > 0) {
     auto dir = RealDataDir();
     if (!dir) {
@@ -346,7 +347,8 @@ absl::StatusOr<SynthSummary> GenerateCorpus(const SynthOptions& options) {
           absl::StrCat(options.out_dir, ": cannot create ", sub, ": ", ec.message()));
     }
   }
-  MATALIGN_ASSIGN_OR_RETURN(auto writer, ManifestWriter::Create(options.out_dir + "/manifest.jsonl"));
+  MATALIGN_ASSIGN_OR_RETURN(auto writer,
+                            ManifestWriter::Create(options.out_dir + "/manifest.jsonl"));
 
   // Workers take indices in order and park finished records; this thread writes them in
   // index order. The window bounds how far workers may run ahead (memory).

@@ -93,8 +93,8 @@ std::string Oxide(const std::string& el) {
 
 // Anions and metalloids whose precursors are not a salt of the element.
 std::string AnionPrecursor(const std::string& el, absl::string_view route, Rng& rng) {
-  const bool wet = route == "hydrothermal" || route == "co-precipitation" ||
-                   route == "sol-gel" || route == "colloidal";
+  const bool wet = route == "hydrothermal" || route == "co-precipitation" || route == "sol-gel" ||
+                   route == "colloidal";
   if (el == "S") return wet ? Pick(rng, {"Na2S·9H2O", "CH4N2S", "S"}) : "S";
   if (el == "Se") return wet ? Pick(rng, {"Na2SeO3", "Se"}) : "Se";
   if (el == "Te") return wet ? Pick(rng, {"Na2TeO3", "Te"}) : "Te";
@@ -164,8 +164,8 @@ std::vector<std::string> ChoosePrecursors(const std::map<std::string, double>& c
     if (IsOhcn(el) || covered.count(el) > 0) continue;
     std::vector<Candidate> candidates;
     std::string fallback;
-    const bool elemental = route == "cvd" || ((route == "melt-quench" || route == "ball-milling") &&
-                                              !has_oxygen);
+    const bool elemental =
+        route == "cvd" || ((route == "melt-quench" || route == "ball-milling") && !has_oxygen);
     if (elemental) {
       if (route == "cvd" && el == "Si") {
         fallback = "SiH4";
@@ -234,10 +234,10 @@ std::string WithThousands(const std::string& digits, Rng& rng) {
 struct UnitStyle {
   const char* celsius;  // "°C", " °C", "oC", " degC", "℃"
   bool space_before_c;
-  bool kelvin;            // temperatures written in K
-  int hour_style;         // 0 "h", 1 "hrs", 2 "hours", 3 "hr"
-  bool words_for_small;   // "two hours"
-  bool decimal_zero;      // "900.0 °C"
+  bool kelvin;           // temperatures written in K
+  int hour_style;        // 0 "h", 1 "hrs", 2 "hours", 3 "hr"
+  bool words_for_small;  // "two hours"
+  bool decimal_zero;     // "900.0 °C"
 };
 
 UnitStyle ChooseUnitStyle(Rng& rng) {
@@ -266,8 +266,8 @@ std::string RateUnit(const UnitStyle& s) {
 }
 
 const char* NumberWord(int n) {
-  static const char* const kWords[] = {"zero", "one", "two",   "three", "four",  "five", "six",
-                                       "seven", "eight", "nine", "ten", "eleven", "twelve"};
+  static const char* const kWords[] = {"zero",  "one",   "two",  "three", "four",   "five",  "six",
+                                       "seven", "eight", "nine", "ten",   "eleven", "twelve"};
   return (n >= 0 && n <= 12) ? kWords[n] : nullptr;
 }
 
@@ -321,8 +321,8 @@ std::vector<Step> ChooseSchedule(const std::string& route, const RouteStats& r, 
   if (route == "melt-quench") {
     steps.push_back({t_max, h_max});
     if (n >= 2) {
-      steps.push_back({RoundTemperature(Uniform(rng, 300, 550), rng),
-                       RoundHours(Uniform(rng, 1, 10), rng)});
+      steps.push_back(
+          {RoundTemperature(Uniform(rng, 300, 550), rng), RoundHours(Uniform(rng, 1, 10), rng)});
     }
     return steps;
   }
@@ -357,23 +357,35 @@ std::string JoinList(const std::vector<std::string>& items, Rng& rng) {
 
 std::string AtmospherePhrase(const std::string& atm, Rng& rng) {
   if (atm.empty()) return "";
-  if (atm == "air") return Pick(rng, {" in air", " in static air", " under ambient atmosphere",
-                                     " in flowing air", " in an air atmosphere"});
+  if (atm == "air")
+    return Pick(rng, {" in air", " in static air", " under ambient atmosphere", " in flowing air",
+                      " in an air atmosphere"});
   if (atm == "vacuum") return Pick(rng, {" under vacuum", " in vacuum"});
   static const std::map<std::string, std::string>* const kNames =
-      new std::map<std::string, std::string>{
-          {"O2", "oxygen"},    {"N2", "nitrogen"}, {"Ar", "argon"},   {"H2", "hydrogen"},
-          {"Ar/H2", "Ar/H2 (5% H2)"}, {"N2/H2", "forming gas (N2/H2)"}, {"CO", "CO"},
-          {"CO2", "CO2"},      {"He", "helium"},   {"NH3", "ammonia"}};
+      new std::map<std::string, std::string>{{"O2", "oxygen"},
+                                             {"N2", "nitrogen"},
+                                             {"Ar", "argon"},
+                                             {"H2", "hydrogen"},
+                                             {"Ar/H2", "Ar/H2 (5% H2)"},
+                                             {"N2/H2", "forming gas (N2/H2)"},
+                                             {"CO", "CO"},
+                                             {"CO2", "CO2"},
+                                             {"He", "helium"},
+                                             {"NH3", "ammonia"}};
   auto it = kNames->find(atm);
   const std::string name = it == kNames->end() ? atm : it->second;
   const std::string formula = atm;
   switch (UniformIndex(rng, 5)) {
-    case 0: return absl::StrCat(" under flowing ", name);
-    case 1: return absl::StrCat(" in ", formula, " atmosphere");
-    case 2: return absl::StrCat(" under a ", formula, " flow");
-    case 3: return absl::StrCat(" in a stream of ", name);
-    default: return absl::StrCat(" under ", formula);
+    case 0:
+      return absl::StrCat(" under flowing ", name);
+    case 1:
+      return absl::StrCat(" in ", formula, " atmosphere");
+    case 2:
+      return absl::StrCat(" under a ", formula, " flow");
+    case 3:
+      return absl::StrCat(" in a stream of ", name);
+    default:
+      return absl::StrCat(" under ", formula);
   }
 }
 
@@ -384,18 +396,15 @@ struct Vocabulary {
 
 Vocabulary HeatingVocabulary(const std::string& route, bool final_step) {
   if (route == "solid-state") {
-    return final_step ? Vocabulary{{"sintered", "fired", "calcined", "annealed", "heat-treated",
-                                    "heated"},
-                                   {"sintering", "firing", "calcination", "annealing",
-                                    "heat treatment"}}
-                      : Vocabulary{{"calcined", "pre-calcined", "fired", "heated",
-                                    "pre-heated", "heat-treated"},
-                                   {"calcination", "pre-calcination", "firing",
-                                    "heat treatment"}};
+    return final_step
+               ? Vocabulary{{"sintered", "fired", "calcined", "annealed", "heat-treated", "heated"},
+                            {"sintering", "firing", "calcination", "annealing", "heat treatment"}}
+               : Vocabulary{
+                     {"calcined", "pre-calcined", "fired", "heated", "pre-heated", "heat-treated"},
+                     {"calcination", "pre-calcination", "firing", "heat treatment"}};
   }
   if (route == "melt-quench") {
-    return final_step ? Vocabulary{{"melted", "fused", "molten"},
-                                   {"melting", "fusion"}}
+    return final_step ? Vocabulary{{"melted", "fused", "molten"}, {"melting", "fusion"}}
                       : Vocabulary{{"annealed", "heat-treated"}, {"annealing", "heat treatment"}};
   }
   return Vocabulary{{"calcined", "annealed", "heat-treated", "fired", "heated"},
@@ -419,8 +428,7 @@ struct Writer {
 
 // One heating step as a sentence; `object` is what is heated ("powder", "pellets").
 std::string HeatingSentence(Writer& w, const std::string& route, const Step& step, bool final_step,
-                            const std::string& object, const std::string& atmosphere,
-                            bool first) {
+                            const std::string& object, const std::string& atmosphere, bool first) {
   Rng& rng = w.rng;
   const Vocabulary vocab = HeatingVocabulary(route, final_step);
   const std::string verb = vocab.verbs[UniformIndex(rng, vocab.verbs.size())];
@@ -438,22 +446,41 @@ std::string HeatingSentence(Writer& w, const std::string& route, const Step& ste
   const char* adv = first ? Pick(rng, {"", "", "first ", "initially "})
                           : Pick(rng, {"", "then ", "subsequently ", "finally ", "next "});
   switch (UniformIndex(rng, 11)) {
-    case 0: return absl::StrCat("the ", object, " ", be, " ", adv, verb, " at ", T, " for ", D, atm, rate, ".");
-    case 1: return absl::StrCat("the ", object, " ", be, " ", adv, verb, " for ", D, " at ", T, atm, rate, ".");
-    case 2: return absl::StrCat(first ? "" : "subsequently, ", "the ", object, " ", be, " ", verb, atm, " at ", T, " for ", D, ".");
-    case 3: return absl::StrCat("we ", adv, verb, " the ", object, " at ", T, " for ", D, atm, rate, ".");
-    case 4: return absl::StrCat(noun, " was carried out at ", T, " for ", D, atm, rate, ".");
-    case 5: return absl::StrCat("the ", object, " ", be, " heated to ", T, rate, " and held there for ", D, atm, ".");
-    case 6: return absl::StrCat(D, " of ", noun, " at ", T, atm, " followed.");
-    case 7: return absl::StrCat("at ", T, ", the ", object, " ", be, " ", verb, " for ", D, atm, ".");
-    case 8: return absl::StrCat("a ", noun, " step (", T, ", ", D, atm.empty() ? "" : ",", atm, ") was applied to the ", object, ".");
-    case 9: return absl::StrCat("the ", object, " ", be, Pick(rng, {"", " then"}), " ", verb, " in a ", Pick(rng, {"muffle", "tube", "box"}), " furnace at ", T, " for ", D, atm, ".");
-    default: return absl::StrCat("this was followed by ", noun, " at ", T, " for ", D, atm, rate, ".");
+    case 0:
+      return absl::StrCat("the ", object, " ", be, " ", adv, verb, " at ", T, " for ", D, atm, rate,
+                          ".");
+    case 1:
+      return absl::StrCat("the ", object, " ", be, " ", adv, verb, " for ", D, " at ", T, atm, rate,
+                          ".");
+    case 2:
+      return absl::StrCat(first ? "" : "subsequently, ", "the ", object, " ", be, " ", verb, atm,
+                          " at ", T, " for ", D, ".");
+    case 3:
+      return absl::StrCat("we ", adv, verb, " the ", object, " at ", T, " for ", D, atm, rate, ".");
+    case 4:
+      return absl::StrCat(noun, " was carried out at ", T, " for ", D, atm, rate, ".");
+    case 5:
+      return absl::StrCat("the ", object, " ", be, " heated to ", T, rate, " and held there for ",
+                          D, atm, ".");
+    case 6:
+      return absl::StrCat(D, " of ", noun, " at ", T, atm, " followed.");
+    case 7:
+      return absl::StrCat("at ", T, ", the ", object, " ", be, " ", verb, " for ", D, atm, ".");
+    case 8:
+      return absl::StrCat("a ", noun, " step (", T, ", ", D, atm.empty() ? "" : ",", atm,
+                          ") was applied to the ", object, ".");
+    case 9:
+      return absl::StrCat("the ", object, " ", be, Pick(rng, {"", " then"}), " ", verb, " in a ",
+                          Pick(rng, {"muffle", "tube", "box"}), " furnace at ", T, " for ", D, atm,
+                          ".");
+    default:
+      return absl::StrCat("this was followed by ", noun, " at ", T, " for ", D, atm, rate, ".");
   }
 }
 
 std::string Purity(Rng& rng) {
-  return Pick(rng, {"99.9%", "99.99%", "99.5%", ">99%", "99.999%", "A.R. grade", "analytical grade"});
+  return Pick(rng,
+              {"99.9%", "99.99%", "99.5%", ">99%", "99.999%", "A.R. grade", "analytical grade"});
 }
 
 void PrecursorSentences(Writer& w, const std::string& route, const std::string& target,
@@ -464,55 +491,94 @@ void PrecursorSentences(Writer& w, const std::string& route, const std::string& 
     for (std::string& p : precursors) p = absl::StrCat(p, " (", Purity(rng), ")");
   }
   const std::string list = JoinList(precursors, rng);
-  const bool wet = route != "solid-state" && route != "melt-quench" && route != "ball-milling" &&
-                   route != "cvd";
+  const bool wet =
+      route != "solid-state" && route != "melt-quench" && route != "ball-milling" && route != "cvd";
   std::vector<std::string> options;
   options.push_back(absl::StrCat(list, " were used as starting materials."));
   options.push_back(absl::StrCat("the starting materials were ", list, "."));
   options.push_back(absl::StrCat("stoichiometric amounts of ", list, " were weighed."));
-  options.push_back(absl::StrCat("appropriate amounts of ", list, " were weighed according to the nominal composition ", target, "."));
+  options.push_back(absl::StrCat("appropriate amounts of ", list,
+                                 " were weighed according to the nominal composition ", target,
+                                 "."));
   options.push_back(absl::StrCat("we used ", list, " as precursors."));
-  options.push_back(absl::StrCat(list, Pick(rng, {" served as", " were chosen as", " were employed as"}), " the ", Pick(rng, {"raw materials", "reagents", "precursors"}), "."));
-  options.push_back(absl::StrCat("the precursors, ", list, ", were ", Pick(rng, {"purchased commercially", "used without further purification", "dried before use"}), "."));
+  options.push_back(
+      absl::StrCat(list, Pick(rng, {" served as", " were chosen as", " were employed as"}), " the ",
+                   Pick(rng, {"raw materials", "reagents", "precursors"}), "."));
+  options.push_back(absl::StrCat(
+      "the precursors, ", list, ", were ",
+      Pick(rng,
+           {"purchased commercially", "used without further purification", "dried before use"}),
+      "."));
   if (wet) {
-    options.push_back(absl::StrCat(list, " were dissolved in ", Pick(rng, {"deionized water", "distilled water", "ethanol", "a water/ethanol mixture"}), "."));
-    options.push_back(absl::StrCat("stoichiometric quantities of ", list, " were dissolved in ", Pick(rng, {"deionized water", "distilled water"}), " under magnetic stirring."));
+    options.push_back(absl::StrCat(
+        list, " were dissolved in ",
+        Pick(rng, {"deionized water", "distilled water", "ethanol", "a water/ethanol mixture"}),
+        "."));
+    options.push_back(absl::StrCat("stoichiometric quantities of ", list, " were dissolved in ",
+                                   Pick(rng, {"deionized water", "distilled water"}),
+                                   " under magnetic stirring."));
   } else {
-    options.push_back(absl::StrCat("powders of ", list, " were mixed in the molar ratio of the target compound."));
+    options.push_back(absl::StrCat("powders of ", list,
+                                   " were mixed in the molar ratio of the target compound."));
   }
   if (precursors.size() == 1) {
-    options.push_back(absl::StrCat(precursors[0], " was used as the ", Pick(rng, {"precursor", "source material", "starting material"}), "."));
+    options.push_back(absl::StrCat(precursors[0], " was used as the ",
+                                   Pick(rng, {"precursor", "source material", "starting material"}),
+                                   "."));
   }
   w.Add(options[UniformIndex(rng, options.size())]);
   if (Chance(rng, 0.2)) {
-    w.Add(Pick(rng, {"all chemicals were of analytical grade and used as received.",
-                     "all reagents were used without further purification.",
-                     "the reagents were dried at 120 °C before weighing to remove adsorbed water."}));
+    w.Add(
+        Pick(rng, {"all chemicals were of analytical grade and used as received.",
+                   "all reagents were used without further purification.",
+                   "the reagents were dried at 120 °C before weighing to remove adsorbed water."}));
   }
 }
 
 std::string Intro(Rng& rng, const std::string& route, const std::string& target) {
   static const std::map<std::string, std::vector<const char*>>* const kRouteNames =
       new std::map<std::string, std::vector<const char*>>{
-          {"solid-state", {"a conventional solid-state reaction", "the ceramic method", "a high-temperature solid-state route", "solid-state synthesis"}},
-          {"sol-gel", {"a sol-gel method", "the citrate sol-gel route", "a Pechini-type sol-gel process", "sol-gel synthesis"}},
-          {"hydrothermal", {"a hydrothermal method", "a one-step hydrothermal route", "hydrothermal synthesis"}},
-          {"co-precipitation", {"a co-precipitation method", "chemical co-precipitation", "a coprecipitation route"}},
-          {"ball-milling", {"high-energy ball milling", "mechanical alloying", "a mechanochemical route"}},
-          {"melt-quench", {"the melt-quenching technique", "conventional melt quenching", "a melt-quench method"}},
-          {"colloidal", {"a colloidal hot-injection method", "a heat-up colloidal synthesis", "wet-chemical colloidal synthesis"}},
-          {"cvd", {"chemical vapor deposition", "a CVD process", "thermal chemical vapour deposition"}}};
+          {"solid-state",
+           {"a conventional solid-state reaction", "the ceramic method",
+            "a high-temperature solid-state route", "solid-state synthesis"}},
+          {"sol-gel",
+           {"a sol-gel method", "the citrate sol-gel route", "a Pechini-type sol-gel process",
+            "sol-gel synthesis"}},
+          {"hydrothermal",
+           {"a hydrothermal method", "a one-step hydrothermal route", "hydrothermal synthesis"}},
+          {"co-precipitation",
+           {"a co-precipitation method", "chemical co-precipitation", "a coprecipitation route"}},
+          {"ball-milling",
+           {"high-energy ball milling", "mechanical alloying", "a mechanochemical route"}},
+          {"melt-quench",
+           {"the melt-quenching technique", "conventional melt quenching", "a melt-quench method"}},
+          {"colloidal",
+           {"a colloidal hot-injection method", "a heat-up colloidal synthesis",
+            "wet-chemical colloidal synthesis"}},
+          {"cvd",
+           {"chemical vapor deposition", "a CVD process", "thermal chemical vapour deposition"}}};
   const auto& names = kRouteNames->at(route);
   const std::string how = names[UniformIndex(rng, names.size())];
   switch (UniformIndex(rng, 8)) {
-    case 0: return absl::StrCat(target, " was synthesized by ", how, ".");
-    case 1: return absl::StrCat(Pick(rng, {"polycrystalline", "powder", "single-phase"}), " samples of ", target, " were prepared via ", how, ".");
-    case 2: return absl::StrCat("the ", target, " sample was obtained by ", how, ".");
-    case 3: return absl::StrCat("we prepared ", target, " using ", how, ".");
-    case 4: return absl::StrCat(how, " was used to prepare ", target, ".");
-    case 5: return absl::StrCat("in a typical synthesis of ", target, " by ", how, ",");  // joined below
-    case 6: return "";
-    default: return absl::StrCat("the ", target, " ", Pick(rng, {"compound", "powder", "material"}), " was ", Pick(rng, {"made", "prepared", "synthesized"}), " through ", how, ".");
+    case 0:
+      return absl::StrCat(target, " was synthesized by ", how, ".");
+    case 1:
+      return absl::StrCat(Pick(rng, {"polycrystalline", "powder", "single-phase"}), " samples of ",
+                          target, " were prepared via ", how, ".");
+    case 2:
+      return absl::StrCat("the ", target, " sample was obtained by ", how, ".");
+    case 3:
+      return absl::StrCat("we prepared ", target, " using ", how, ".");
+    case 4:
+      return absl::StrCat(how, " was used to prepare ", target, ".");
+    case 5:
+      return absl::StrCat("in a typical synthesis of ", target, " by ", how, ",");  // joined below
+    case 6:
+      return "";
+    default:
+      return absl::StrCat("the ", target, " ", Pick(rng, {"compound", "powder", "material"}),
+                          " was ", Pick(rng, {"made", "prepared", "synthesized"}), " through ", how,
+                          ".");
   }
 }
 
@@ -520,27 +586,35 @@ std::string Intro(Rng& rng, const std::string& route, const std::string& target)
 std::string PreparationSentences(Writer& w, const std::string& route, bool has_oxygen) {
   Rng& rng = w.rng;
   if (route == "solid-state") {
-    const std::string grind = Pick(rng, {
-        "the powders were thoroughly ground in an agate mortar for 30 min.",
-        "the mixture was ball-milled in ethanol for 12 h.",
-        "the reagents were mixed and ground with acetone in an agate mortar.",
-        "the powders were homogenized by grinding.",
-        "the mixture was wet-milled with zirconia balls in isopropanol for 24 h and dried."});
+    const std::string grind = Pick(
+        rng, {"the powders were thoroughly ground in an agate mortar for 30 min.",
+              "the mixture was ball-milled in ethanol for 12 h.",
+              "the reagents were mixed and ground with acetone in an agate mortar.",
+              "the powders were homogenized by grinding.",
+              "the mixture was wet-milled with zirconia balls in isopropanol for 24 h and dried."});
     w.Add(grind);
     if (Chance(rng, 0.35)) {
-      w.Add(absl::StrCat("the ", Pick(rng, {"powder", "mixture"}), " was ", Pick(rng, {"pressed into pellets", "uniaxially pressed into discs", "pelletized"}), " ", Pick(rng, {"under 10 MPa", "at 200 MPa", "under a pressure of 5 tons", "(13 mm diameter)"}), "."));
+      w.Add(absl::StrCat(
+          "the ", Pick(rng, {"powder", "mixture"}), " was ",
+          Pick(rng, {"pressed into pellets", "uniaxially pressed into discs", "pelletized"}), " ",
+          Pick(rng,
+               {"under 10 MPa", "at 200 MPa", "under a pressure of 5 tons", "(13 mm diameter)"}),
+          "."));
       return Pick(rng, {"pellets", "pellets", "discs"});
     }
     return Pick(rng, {"mixture", "powder", "mixed powder"});
   }
   if (route == "sol-gel") {
-    w.Add(Pick(rng, {"citric acid was added as a chelating agent in a 1.5:1 molar ratio to the metal ions.",
-                     "citric acid and ethylene glycol were added to the solution.",
-                     "the solution was stirred and the pH was adjusted to 7 with ammonia.",
-                     "a chelating agent (citric acid, 2:1 molar ratio to total cations) was added."}));
-    const std::string gel = Pick(rng, {"the solution was heated at 80 °C under stirring until a viscous gel formed.",
-                                       "the sol was evaporated at 90 °C to form a gel.",
-                                       "a transparent gel was obtained after stirring at 70 °C for 4 h."});
+    w.Add(Pick(
+        rng,
+        {"citric acid was added as a chelating agent in a 1.5:1 molar ratio to the metal ions.",
+         "citric acid and ethylene glycol were added to the solution.",
+         "the solution was stirred and the pH was adjusted to 7 with ammonia.",
+         "a chelating agent (citric acid, 2:1 molar ratio to total cations) was added."}));
+    const std::string gel =
+        Pick(rng, {"the solution was heated at 80 °C under stirring until a viscous gel formed.",
+                   "the sol was evaporated at 90 °C to form a gel.",
+                   "a transparent gel was obtained after stirring at 70 °C for 4 h."});
     const std::string dry = Pick(rng, {"the gel was dried at 120 °C overnight.",
                                        "the wet gel was dried in an oven at 110 °C for 12 h.",
                                        "drying at 150 °C gave a xerogel."});
@@ -562,20 +636,32 @@ std::string PreparationSentences(Writer& w, const std::string& route, bool has_o
                        "urea was added as the precipitating agent.",
                        "the pH was adjusted with ammonia solution."}));
     }
-    w.Add(absl::StrCat("the ", Pick(rng, {"solution", "suspension", "mixture"}), " was transferred into a ", Pick(rng, {"50 mL", "100 mL", "25 mL"}), " Teflon-lined stainless-steel autoclave."));
+    w.Add(absl::StrCat("the ", Pick(rng, {"solution", "suspension", "mixture"}),
+                       " was transferred into a ", Pick(rng, {"50 mL", "100 mL", "25 mL"}),
+                       " Teflon-lined stainless-steel autoclave."));
     return Pick(rng, {"autoclave", "sealed autoclave"});
   }
   if (route == "co-precipitation") {
-    w.Add(absl::StrCat("the solution was added dropwise into ", Pick(rng, {"an ammonia solution", "a NaOH solution", "a Na2CO3 solution"}), " under vigorous stirring, keeping the pH at ", Pick(rng, {"9", "10", "9.5"}), "."));
-    const std::string wash = Pick(rng, {"the precipitate was filtered and washed with deionized water several times.",
-                                        "the precipitate was collected by centrifugation and washed with water and ethanol."});
-    const std::string dry = Pick(rng, {"it was dried at 80 °C overnight.", "the precipitate was dried at 100 °C for 12 h."});
+    w.Add(absl::StrCat("the solution was added dropwise into ",
+                       Pick(rng, {"an ammonia solution", "a NaOH solution", "a Na2CO3 solution"}),
+                       " under vigorous stirring, keeping the pH at ",
+                       Pick(rng, {"9", "10", "9.5"}), "."));
+    const std::string wash = Pick(
+        rng,
+        {"the precipitate was filtered and washed with deionized water several times.",
+         "the precipitate was collected by centrifugation and washed with water and ethanol."});
+    const std::string dry = Pick(
+        rng, {"it was dried at 80 °C overnight.", "the precipitate was dried at 100 °C for 12 h."});
     w.Add(wash);
     w.Add(dry);
     return Pick(rng, {"precipitate", "dried precipitate", "precursor"});
   }
   if (route == "ball-milling") {
-    w.Add(absl::StrCat("the powders were milled in a planetary ball mill at ", Pick(rng, {"300", "400", "500"}), " rpm with a ball-to-powder ratio of ", Pick(rng, {"10:1", "20:1", "15:1"}), " for ", Pick(rng, {"10 h", "20 h", "5 h", "40 h"}), Pick(rng, {" under argon.", ".", " in a hardened steel vial."})));
+    w.Add(absl::StrCat("the powders were milled in a planetary ball mill at ",
+                       Pick(rng, {"300", "400", "500"}), " rpm with a ball-to-powder ratio of ",
+                       Pick(rng, {"10:1", "20:1", "15:1"}), " for ",
+                       Pick(rng, {"10 h", "20 h", "5 h", "40 h"}),
+                       Pick(rng, {" under argon.", ".", " in a hardened steel vial."})));
     return Pick(rng, {"milled powder", "as-milled powder", "powder"});
   }
   if (route == "melt-quench") {
@@ -589,13 +675,20 @@ std::string PreparationSentences(Writer& w, const std::string& route, bool has_o
     return Pick(rng, {"batch", "charge", "mixture"});
   }
   if (route == "colloidal") {
-    w.Add(absl::StrCat("they were mixed with ", Pick(rng, {"oleic acid and oleylamine", "1-octadecene and oleic acid", "oleylamine"}), " in a three-neck flask."));
+    w.Add(absl::StrCat(
+        "they were mixed with ",
+        Pick(rng, {"oleic acid and oleylamine", "1-octadecene and oleic acid", "oleylamine"}),
+        " in a three-neck flask."));
     w.Add(Pick(rng, {"the mixture was degassed under vacuum at 110 °C for 30 min.",
                      "the flask was evacuated and refilled with nitrogen three times."}));
     return Pick(rng, {"reaction mixture", "solution"});
   }
   // cvd
-  w.Add(absl::StrCat("the ", Pick(rng, {"source", "precursor"}), " was placed ", Pick(rng, {"in the center of a quartz tube furnace", "upstream of the substrate in a tube furnace"}), ", with ", Pick(rng, {"a Si/SiO2 wafer", "c-plane sapphire", "Cu foil"}), " as substrate."));
+  w.Add(absl::StrCat("the ", Pick(rng, {"source", "precursor"}), " was placed ",
+                     Pick(rng, {"in the center of a quartz tube furnace",
+                                "upstream of the substrate in a tube furnace"}),
+                     ", with ", Pick(rng, {"a Si/SiO2 wafer", "c-plane sapphire", "Cu foil"}),
+                     " as substrate."));
   return Pick(rng, {"furnace", "tube furnace", "reactor"});
 }
 
@@ -603,13 +696,17 @@ std::string PreparationSentences(Writer& w, const std::string& route, bool has_o
 void ClosingSentences(Writer& w, const std::string& route) {
   Rng& rng = w.rng;
   if (route == "hydrothermal") {
-    w.Add(Pick(rng, {"after cooling naturally, the product was centrifuged, washed with water and ethanol, and dried at 60 °C.",
-                     "the precipitate was collected, washed several times and dried in air at 80 °C."}));
+    w.Add(Pick(rng,
+               {"after cooling naturally, the product was centrifuged, washed with water and "
+                "ethanol, and dried at 60 °C.",
+                "the precipitate was collected, washed several times and dried in air at 80 °C."}));
     return;
   }
   if (route == "colloidal") {
-    w.Add(Pick(rng, {"the nanocrystals were precipitated with ethanol and collected by centrifugation.",
-                     "after cooling, the particles were washed with hexane/ethanol and redispersed in toluene."}));
+    w.Add(Pick(rng,
+               {"the nanocrystals were precipitated with ethanol and collected by centrifugation.",
+                "after cooling, the particles were washed with hexane/ethanol and redispersed in "
+                "toluene."}));
     return;
   }
   if (route == "melt-quench") return;  // quenching is written with the melting step
@@ -641,14 +738,16 @@ std::string ChooseRoute(MaterialClass material_class,
   };
   switch (material_class) {
     case MaterialClass::kCrystalline:
-      return oxide ? pick({{"solid-state", 0.5}, {"sol-gel", 0.25}, {"co-precipitation", 0.15},
+      return oxide ? pick({{"solid-state", 0.5},
+                           {"sol-gel", 0.25},
+                           {"co-precipitation", 0.15},
                            {"hydrothermal", 0.1}})
                    : pick({{"solid-state", 0.75}, {"hydrothermal", 0.15}, {"ball-milling", 0.1}});
     case MaterialClass::kAmorphous:
       return oxide ? pick({{"melt-quench", 0.6}, {"sol-gel", 0.4}}) : "melt-quench";
     case MaterialClass::kNano:
-      return pick({{"colloidal", 0.35}, {"hydrothermal", 0.3}, {"ball-milling", 0.2},
-                   {"cvd", 0.15}});
+      return pick(
+          {{"colloidal", 0.35}, {"hydrothermal", 0.3}, {"ball-milling", 0.2}, {"cvd", 0.15}});
   }
   return "solid-state";
 }
@@ -669,9 +768,9 @@ std::string CompositionFormula(const std::map<std::string, double>& composition)
   return out;
 }
 
-absl::StatusOr<SynthesisRecipe> GenerateSynthesis(
-    const std::map<std::string, double>& composition, absl::string_view route,
-    const RecipeStats& stats, Rng& rng) {
+absl::StatusOr<SynthesisRecipe> GenerateSynthesis(const std::map<std::string, double>& composition,
+                                                  absl::string_view route, const RecipeStats& stats,
+                                                  Rng& rng) {
   if (composition.empty()) {
     return absl::InvalidArgumentError("GenerateSynthesis: empty composition");
   }
@@ -682,9 +781,8 @@ absl::StatusOr<SynthesisRecipe> GenerateSynthesis(
           absl::StrCat("GenerateSynthesis: composition: unknown element \"", el, "\""));
     }
     if (!std::isfinite(amount) || amount <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "GenerateSynthesis: composition: amount of ", el, " must be finite and > 0, got ",
-          amount));
+      return absl::InvalidArgumentError(absl::StrCat("GenerateSynthesis: composition: amount of ",
+                                                     el, " must be finite and > 0, got ", amount));
     }
   }
   const std::vector<std::string>& known = KnownRoutes();
@@ -736,32 +834,41 @@ absl::StatusOr<SynthesisRecipe> GenerateSynthesis(
     const bool atm_here = final_step || Chance(rng, 0.3);
     const bool separate_atm = !recipe.atmosphere.empty() && final_step && Chance(rng, 0.15);
     if (route_name == "hydrothermal") {
-      w.Add(absl::StrCat(Pick(rng, {"the autoclave was sealed and", "the autoclave was", "it was then"}), " ",
-                         Pick(rng, {"heated at ", "maintained at ", "kept at "}), w.T(steps[i].t_c),
-                         " for ", w.D(steps[i].hours), Pick(rng, {" in an oven.", ".", " in an electric oven."})));
+      w.Add(absl::StrCat(
+          Pick(rng, {"the autoclave was sealed and", "the autoclave was", "it was then"}), " ",
+          Pick(rng, {"heated at ", "maintained at ", "kept at "}), w.T(steps[i].t_c), " for ",
+          w.D(steps[i].hours), Pick(rng, {" in an oven.", ".", " in an electric oven."})));
     } else if (route_name == "colloidal") {
-      w.Add(absl::StrCat(Pick(rng, {"the solution was heated to ", "the temperature was raised to ", "under nitrogen, the mixture was heated to "}),
-                         w.T(steps[i].t_c), Pick(rng, {" and kept there for ", " and held for ", ", and the reaction proceeded for "}),
+      w.Add(absl::StrCat(Pick(rng, {"the solution was heated to ", "the temperature was raised to ",
+                                    "under nitrogen, the mixture was heated to "}),
+                         w.T(steps[i].t_c),
+                         Pick(rng, {" and kept there for ", " and held for ",
+                                    ", and the reaction proceeded for "}),
                          w.D(steps[i].hours), AtmospherePhrase(recipe.atmosphere, rng), "."));
     } else if (route_name == "cvd") {
-      w.Add(absl::StrCat(Pick(rng, {"the furnace was heated to ", "the reactor temperature was raised to ", "deposition was carried out at "}),
-                         w.T(steps[i].t_c), Pick(rng, {" for ", " over ", " during "}), w.D(steps[i].hours),
-                         AtmospherePhrase(recipe.atmosphere, rng), Pick(rng, {" with a flow of 100 sccm.", ".", " at ambient pressure."})));
+      w.Add(absl::StrCat(
+          Pick(rng, {"the furnace was heated to ", "the reactor temperature was raised to ",
+                     "deposition was carried out at "}),
+          w.T(steps[i].t_c), Pick(rng, {" for ", " over ", " during "}), w.D(steps[i].hours),
+          AtmospherePhrase(recipe.atmosphere, rng),
+          Pick(rng, {" with a flow of 100 sccm.", ".", " at ambient pressure."})));
     } else if (route_name == "melt-quench" && final_step) {
-      w.Add(absl::StrCat(Pick(rng, {"the batch was melted at ", "melting was performed at ", "the charge was held at "}),
-                         w.T(steps[i].t_c), " for ", w.D(steps[i].hours),
-                         AtmospherePhrase(atm_here ? recipe.atmosphere : "", rng),
-                         Pick(rng, {" and quenched onto a preheated steel plate.",
-                                    " and the melt was poured into a brass mold.",
-                                    ", then quenched in water.",
-                                    " before melt spinning onto a copper wheel."})));
+      w.Add(absl::StrCat(
+          Pick(rng, {"the batch was melted at ", "melting was performed at ",
+                     "the charge was held at "}),
+          w.T(steps[i].t_c), " for ", w.D(steps[i].hours),
+          AtmospherePhrase(atm_here ? recipe.atmosphere : "", rng),
+          Pick(rng, {" and quenched onto a preheated steel plate.",
+                     " and the melt was poured into a brass mold.", ", then quenched in water.",
+                     " before melt spinning onto a copper wheel."})));
       object = Pick(rng, {"glass", "quenched sample", "glass samples"});
     } else {
       w.Add(HeatingSentence(w, route_name, steps[i], final_step, object,
                             (atm_here && !separate_atm) ? recipe.atmosphere : "",
                             i == 0 && steps.size() > 1));
       if (separate_atm) {
-        w.Add(absl::StrCat(Pick(rng, {"this heat treatment was done", "the final firing took place", "all heating was performed"}),
+        w.Add(absl::StrCat(Pick(rng, {"this heat treatment was done", "the final firing took place",
+                                      "all heating was performed"}),
                            AtmospherePhrase(recipe.atmosphere, rng), "."));
       }
       if (i + 1 < steps.size() && route_name != "melt-quench" && Chance(rng, 0.6)) {
@@ -769,8 +876,9 @@ absl::StatusOr<SynthesisRecipe> GenerateSynthesis(
           w.Add("the sample was re-ground and pressed into pellets.");
           object = "pellets";
         } else {
-          w.Add(Pick(rng, {"the product was reground.", "after cooling, the powder was ground again.",
-                           "intermediate grinding was performed."}));
+          w.Add(
+              Pick(rng, {"the product was reground.", "after cooling, the powder was ground again.",
+                         "intermediate grinding was performed."}));
           if (object == "mixture") object = "powder";
         }
       }

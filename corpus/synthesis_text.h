@@ -58,9 +58,9 @@ std::string CompositionFormula(const std::map<std::string, double>& composition)
 // Errors: InvalidArgument for an empty composition, an unknown element symbol, an amount
 // that is not finite and > 0, a route not in KnownRoutes(), or a route missing from
 // `stats`.
-absl::StatusOr<SynthesisRecipe> GenerateSynthesis(
-    const std::map<std::string, double>& composition, absl::string_view route,
-    const RecipeStats& stats, Rng& rng);
+absl::StatusOr<SynthesisRecipe> GenerateSynthesis(const std::map<std::string, double>& composition,
+                                                  absl::string_view route, const RecipeStats& stats,
+                                                  Rng& rng);
 
 }  // namespace matalign::corpus
 

@@ -193,8 +193,8 @@ absl::StatusOr<std::string> EncodePng(const Image& image, const PngOptions& opti
 
 absl::StatusOr<std::string> EncodeJpeg(const Image& image, int quality) {
   if (quality < 1 || quality > 100) {
-    return absl::InvalidArgumentError(absl::StrCat("EncodeJpeg: quality ", quality,
-                                                   " is outside 1..100"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("EncodeJpeg: quality ", quality, " is outside 1..100"));
   }
   MATALIGN_RETURN_IF_ERROR(ValidateImage(image, "EncodeJpeg"));
   try {

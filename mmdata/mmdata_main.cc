@@ -1,16 +1,16 @@
 // mmdata: readers and corpus tools for MatAlign. Turns flags into options and calls the
 // mmdata library; all logic lives there.
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <chrono>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/str_cat.h"
 #include "corpus/importers.h"
 #include "corpus/manifest.h"
 #include "corpus/recipe_stats.h"
@@ -148,8 +148,7 @@ int main(int argc, char** argv) {
 
   // mmdata synth
   corpus::SynthOptions synth;
-  std::string synth_images = "sem,xrd", synth_classes = "crystalline,amorphous,nano",
-              synth_holdout;
+  std::string synth_images = "sem,xrd", synth_classes = "crystalline,amorphous,nano", synth_holdout;
   bool quiet = false;
   CLI::App* cmd_synth = app.add_subcommand(
       "synth", "Generate the synthetic tri-modal corpus (structures, recipes, SEM, XRD)");
@@ -162,9 +161,10 @@ int main(int argc, char** argv) {
   cmd_synth->add_option("--classes", synth_classes, "Material classes to generate")
       ->capture_default_str();
   cmd_synth->add_option("--holdout-class", synth_holdout, "Put this whole class in test");
-  cmd_synth->add_option("--perov5-fraction", synth.perov5_fraction,
-                        "Fraction of crystalline materials taken from real perov5 (needs the "
-                        "real data)")
+  cmd_synth
+      ->add_option("--perov5-fraction", synth.perov5_fraction,
+                   "Fraction of crystalline materials taken from real perov5 (needs the "
+                   "real data)")
       ->capture_default_str();
   cmd_synth->add_option("--recipe-stats", synth.recipe_stats_path,
                         "Recipe statistics JSON (default: data/recipe_stats.json)");
@@ -193,14 +193,14 @@ int main(int argc, char** argv) {
   std::string manifest_path;
   bool check_files = false;
   cmd_manifest->add_option("file", manifest_path, "manifest.jsonl")->required();
-  cmd_manifest->add_flag("--check-files", check_files, "Also check that every referenced file exists");
+  cmd_manifest->add_flag("--check-files", check_files,
+                         "Also check that every referenced file exists");
 
   // mmdata recipe-stats
   CLI::App* cmd_stats = app.add_subcommand(
       "recipe-stats", "Derive route/precursor statistics from the real text-mined recipes");
   std::string stats_solid, stats_solgel, stats_out;
-  cmd_stats->add_option("--solid-state", stats_solid, "solid_state_recipes.jsonl[.xz]")
-      ->required();
+  cmd_stats->add_option("--solid-state", stats_solid, "solid_state_recipes.jsonl[.xz]")->required();
   cmd_stats->add_option("--sol-gel", stats_solgel, "sol_gel_recipes.json[.xz]")->required();
   cmd_stats->add_option("--out", stats_out, "Output JSON")->required();
 
@@ -241,12 +241,13 @@ int main(int argc, char** argv) {
     }
     auto r = corpus::GenerateCorpus(synth);
     if (!r.ok()) return Fail(r.status());
-    std::printf("wrote %lld materials (train %lld, val %lld, test %lld) to %s in %.1f s: "
-                "%.1f materials/s, %.1f MB (%.2f MB per 1000)\n",
-                static_cast<long long>(r->records), static_cast<long long>(r->train),
-                static_cast<long long>(r->val), static_cast<long long>(r->test),
-                r->manifest.c_str(), r->seconds, r->records / std::max(r->seconds, 1e-9),
-                r->bytes / 1e6, r->bytes / 1e6 / r->records * 1000);
+    std::printf(
+        "wrote %lld materials (train %lld, val %lld, test %lld) to %s in %.1f s: "
+        "%.1f materials/s, %.1f MB (%.2f MB per 1000)\n",
+        static_cast<long long>(r->records), static_cast<long long>(r->train),
+        static_cast<long long>(r->val), static_cast<long long>(r->test), r->manifest.c_str(),
+        r->seconds, r->records / std::max(r->seconds, 1e-9), r->bytes / 1e6,
+        r->bytes / 1e6 / r->records * 1000);
   } else if (cmd_import->parsed()) {
     absl::StatusOr<corpus::ImportSummary> r = absl::InternalError("unreachable");
     const std::string& in = import_inputs[0];

@@ -17,8 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/file.h"
-#include "common/status_macros.h"
 #include "common/input_file.h"
+#include "common/status_macros.h"
 #include "text/normalize.h"
 
 namespace matalign::text {

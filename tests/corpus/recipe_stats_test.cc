@@ -22,8 +22,10 @@ class RealRecipeStatsTest : public ::testing::Test {
     if (!dir) return;
     auto s = DeriveRecipeStats(*dir + "/recipes/solid_state_recipes.jsonl.xz",
                                *dir + "/recipes/sol_gel_recipes.json.xz");
-    if (s.ok()) stats_ = new RecipeStats(*std::move(s));
-    else status_ = new absl::Status(s.status());
+    if (s.ok())
+      stats_ = new RecipeStats(*std::move(s));
+    else
+      status_ = new absl::Status(s.status());
   }
   static void TearDownTestSuite() {
     delete stats_;
@@ -188,8 +190,7 @@ TEST(RecipeStatsTest, LoadRejectsBadFiles) {
     EXPECT_TRUE(absl::StrContains(s.status().message(), path)) << s.status();
     EXPECT_TRUE(absl::StrContains(s.status().message(), c.expect)) << s.status();
   }
-  EXPECT_EQ(LoadRecipeStats(tmp.Join("missing.json")).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadRecipeStats(tmp.Join("missing.json")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(RecipeStatsTest, DeriveRejectsMalformedRecipeFiles) {
@@ -197,11 +198,12 @@ TEST(RecipeStatsTest, DeriveRejectsMalformedRecipeFiles) {
   const std::string ss = tmp.Join("ss.jsonl");
   const std::string sg = tmp.Join("sg.json");
   ASSERT_OK(WriteFileAtomic(
-      ss, "{\"precursors\": [{\"material_formula\": \"BaCO3\", \"composition\": [{\"elements\": "
-          "{\"Ba\": \"1\", \"C\": \"1\", \"O\": \"3\"}}]}], \"operations\": [{\"type\": "
-          "\"HeatingOperation\", \"conditions\": {\"heating_temperature\": [{\"values\": "
-          "[1173], \"units\": \"K\"}], \"heating_time\": [{\"values\": [120], \"units\": "
-          "\"min\"}], \"heating_atmosphere\": [\"air\"]}}]}\n\nnot json\n"));
+      ss,
+      "{\"precursors\": [{\"material_formula\": \"BaCO3\", \"composition\": [{\"elements\": "
+      "{\"Ba\": \"1\", \"C\": \"1\", \"O\": \"3\"}}]}], \"operations\": [{\"type\": "
+      "\"HeatingOperation\", \"conditions\": {\"heating_temperature\": [{\"values\": "
+      "[1173], \"units\": \"K\"}], \"heating_time\": [{\"values\": [120], \"units\": "
+      "\"min\"}], \"heating_atmosphere\": [\"air\"]}}]}\n\nnot json\n"));
   ASSERT_OK(WriteFileAtomic(sg, "{\"reactions\": []}"));
   auto s = DeriveRecipeStats(ss, sg);
   ASSERT_FALSE(s.ok());

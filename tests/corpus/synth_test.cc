@@ -137,6 +137,38 @@ TEST(SynthTest, HoldoutClassGoesEntirelyToTest) {
   EXPECT_GT(amorphous, 0);
 }
 
+TEST(SynthTest, RealPerov5StructuresCarryTheirDftLabels) {
+  MATALIGN_REAL_DATA_OR_SKIP(csv, "perov5/perov5_train.csv");
+  TempDir dir;
+  SynthOptions o = Small(dir.path(), 6, 2);
+  o.classes = {MaterialClass::kCrystalline};
+  o.perov5_fraction = 1.0;
+  o.sem_images = o.xrd_images = false;
+  ASSERT_OK(GenerateCorpus(o));
+  ASSERT_OK_AND_ASSIGN(std::vector<Record> records, ReadManifest(dir.Join("manifest.jsonl")));
+  for (const Record& r : records) {
+    EXPECT_EQ(r.source.rfind("perov5:", 0), 0u) << r.source;
+    EXPECT_TRUE(r.properties.count("heat_of_formation_ev_per_cell")) << r.id;
+    EXPECT_EQ(r.labels.at("prototype"), "perovskite (perov5)");
+  }
+}
+
+TEST(RecordTest, GradedRelevanceFollowsRouteAndPrecursors) {
+  Record a, b, c;
+  a.id = "a";
+  b.id = "b";
+  c.id = "c";
+  a.synthesis = SynthesisRecipe{"x", "solid-state", {"BaCO3", "TiO2"}, {1100}, {6}, "", ""};
+  b.synthesis = SynthesisRecipe{"y", "solid-state", {"TiO2", "BaCO3"}, {900}, {2}, "", ""};
+  c.synthesis = SynthesisRecipe{"z", "sol-gel", {"BaCO3", "TiO2"}, {700}, {2}, "", ""};
+  EXPECT_EQ(GradedRelevance(a, a), 2);
+  EXPECT_EQ(GradedRelevance(a, b), 1);
+  EXPECT_EQ(GradedRelevance(a, c), 0);
+  Record none;
+  none.id = "n";
+  EXPECT_EQ(GradedRelevance(a, none), 0);
+}
+
 TEST(SynthTest, BadOptionsAreRefused) {
   SynthOptions o;
   EXPECT_EQ(GenerateCorpus(o).status().code(), absl::StatusCode::kInvalidArgument);  // no out

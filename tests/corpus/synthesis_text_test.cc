@@ -32,7 +32,8 @@ RecipeStats TestStats() {
   r.time_h = {1, 3, 6, 16, 48};
   r.heating_steps = {{1, 0.38}, {2, 0.4}, {3, 0.16}, {4, 0.06}};
   r.atmospheres = {{"", 0.47}, {"air", 0.42}, {"O2", 0.03}, {"Ar", 0.03}, {"H2", 0.05}};
-  r.precursors["Ba"] = {{"BaCO3", 0.82, 82, {"Ba"}}, {"Ba(NO3)2", 0.03, 3, {"Ba"}},
+  r.precursors["Ba"] = {{"BaCO3", 0.82, 82, {"Ba"}},
+                        {"Ba(NO3)2", 0.03, 3, {"Ba"}},
                         {"BaTiO3", 0.02, 2, {"Ba", "Ti"}}};
   r.precursors["Ti"] = {{"TiO2", 0.95, 95, {"Ti"}}};
   r.precursors["Sr"] = {{"SrCO3", 0.9, 90, {"Sr"}}};
@@ -80,8 +81,8 @@ std::vector<double> ParseTimesH(const std::string& text) {
       R"((\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s(hours|hour|hrs|hr|h|minutes|mins|min|days|day)\b)",
       std::regex::ECMAScript | std::regex::icase);
   static const std::map<std::string, double> kWords = {
-      {"one", 1}, {"two", 2},   {"three", 3}, {"four", 4},    {"five", 5},     {"six", 6},
-      {"seven", 7}, {"eight", 8}, {"nine", 9}, {"ten", 10}, {"eleven", 11}, {"twelve", 12}};
+      {"one", 1},   {"two", 2},   {"three", 3}, {"four", 4}, {"five", 5},    {"six", 6},
+      {"seven", 7}, {"eight", 8}, {"nine", 9},  {"ten", 10}, {"eleven", 11}, {"twelve", 12}};
   std::vector<double> out;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), kTime);
        it != std::sregex_iterator(); ++it) {
@@ -105,7 +106,7 @@ bool Contains(const std::vector<double>& values, double x, double tol) {
 
 bool MentionsAtmosphere(const std::string& text, const std::string& atm) {
   static const std::map<std::string, std::vector<std::string>> kWords = {
-      {"air", {"air", "ambient"}}, {"O2", {"O2", "oxygen"}},  {"N2", {"N2", "nitrogen"}},
+      {"air", {"air", "ambient"}}, {"O2", {"O2", "oxygen"}},   {"N2", {"N2", "nitrogen"}},
       {"Ar", {"Ar", "argon"}},     {"H2", {"H2", "hydrogen"}}, {"Ar/H2", {"Ar/H2"}}};
   auto it = kWords.find(atm);
   if (it == kWords.end()) return absl::StrContains(text, atm);
@@ -215,8 +216,7 @@ TEST(SynthesisTextTest, PrecursorsFollowTheStatistics) {
   ASSERT_OK_AND_ASSIGN(SynthesisRecipe h,
                        GenerateSynthesis({{"Fe", 2}, {"O", 3}}, "hydrothermal", stats, rng));
   ASSERT_EQ(h.precursors.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(h.precursors[0], "NO3") ||
-              absl::StrContains(h.precursors[0], "Cl"))
+  EXPECT_TRUE(absl::StrContains(h.precursors[0], "NO3") || absl::StrContains(h.precursors[0], "Cl"))
       << h.precursors[0];
   ASSERT_OK_AND_ASSIGN(SynthesisRecipe m, GenerateSynthesis({{"Zr", 0.6}, {"Cu", 0.3}, {"Al", 0.1}},
                                                             "melt-quench", stats, rng));
@@ -309,17 +309,18 @@ TEST(SynthesisTextTest, ChooseRouteFollowsTheRules) {
 
 TEST(SynthesisTextTest, CompositionFormula) {
   EXPECT_EQ(CompositionFormula(kBaTiO3), "BaTiO3");
-  EXPECT_EQ(CompositionFormula({{"La", 0.5}, {"Sr", 0.5}, {"Mn", 1}, {"O", 3}}),
-            "Sr0.5La0.5MnO3");
+  EXPECT_EQ(CompositionFormula({{"La", 0.5}, {"Sr", 0.5}, {"Mn", 1}, {"O", 3}}), "Sr0.5La0.5MnO3");
 }
 
 TEST(SynthesisTextTest, RealStatisticsDriveTheGenerator) {
   MATALIGN_REAL_DATA_OR_SKIP(ss, "recipes/solid_state_recipes.jsonl.xz");
   MATALIGN_REAL_DATA_OR_SKIP(sg, "recipes/sol_gel_recipes.json.xz");
   ASSERT_OK_AND_ASSIGN(RecipeStats stats, DeriveRecipeStats(ss, sg));
-  const std::vector<Composition> compositions = {
-      kBaTiO3, {{"Li", 1}, {"Co", 1}, {"O", 2}}, {{"Y", 3}, {"Al", 5}, {"O", 12}},
-      {{"Bi", 1}, {"Fe", 1}, {"O", 3}}, {{"Cd", 1}, {"S", 1}}};
+  const std::vector<Composition> compositions = {kBaTiO3,
+                                                 {{"Li", 1}, {"Co", 1}, {"O", 2}},
+                                                 {{"Y", 3}, {"Al", 5}, {"O", 12}},
+                                                 {{"Bi", 1}, {"Fe", 1}, {"O", 3}},
+                                                 {{"Cd", 1}, {"S", 1}}};
   int ba_carbonate = 0;
   for (const std::string& route : KnownRoutes()) {
     for (std::size_t c = 0; c < compositions.size(); ++c) {
