@@ -103,6 +103,10 @@ struct Material {
   double size_mismatch = 0;         // from the crystal sampler
   double strain = 0;
   const materials::Perov5Row* perov5 = nullptr;
+  // Nano only: the parent crystal. A nanocrystal diffracts like its bulk crystal with
+  // Scherrer-broadened lines; simulating the particle in its vacuum box instead would add
+  // the box's spurious reflections (and cost ~20x more).
+  std::optional<materials::Structure> parent_crystal;
 };
 
 absl::StatusOr<Material> MakeMaterial(const Context& ctx, MaterialClass c, int64_t index) {
@@ -162,6 +166,7 @@ absl::StatusOr<Material> MakeMaterial(const Context& ctx, MaterialClass c, int64
       continue;
     }
     m.structure = std::move(nano->structure);
+    m.parent_crystal = std::move(crystal->structure);
     m.particle_diameter_nm = 0.2 * nano->radius_a;
     m.particle_radius_a = nano->radius_a;
     m.prototype = absl::StrCat(crystal->prototype_name, " nanoparticle");
@@ -279,7 +284,8 @@ absl::StatusOr<Record> MakeRecord(const Context& ctx, int64_t index, int64_t* by
   }
   if (o.xrd_images) {
     Rng xrd_rng = StreamFor(o.seed, i, kXrd);
-    MATALIGN_ASSIGN_OR_RETURN(std::string png, XrdImage(m.structure, r.material_class,
+    const materials::Structure& diffracting = m.parent_crystal ? *m.parent_crystal : m.structure;
+    MATALIGN_ASSIGN_OR_RETURN(std::string png, XrdImage(diffracting, r.material_class,
                                                         m.particle_diameter_nm, o, xrd_rng));
     const std::string rel = absl::StrCat("images/", r.id, "_xrd.png");
     MATALIGN_RETURN_IF_ERROR(WriteFileAtomic(o.out_dir + "/" + rel, png));
