@@ -797,4 +797,17 @@ absl::StatusOr<ImportSummary> ImportXrdFolder(const std::string& dir, const std:
   return sink.Finish();
 }
 
+absl::StatusOr<ImportSummary> Import(absl::string_view kind, const std::vector<std::string>& inputs,
+                                     const std::string& out_dir, const ImportOptions& options) {
+  if (inputs.empty()) return absl::InvalidArgumentError("import: no input given");
+  const std::string& in = inputs[0];
+  if (kind == "perov5") return ImportPerov5(in, out_dir, options);
+  if (kind == "recipes") return ImportRecipes(inputs, out_dir, options);
+  if (kind == "paragraphs") return ImportSynthesisParagraphs(in, out_dir, options);
+  if (kind == "sem") return ImportSemFolder(in, out_dir, options);
+  if (kind == "xrd") return ImportXrdFolder(in, out_dir, options);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown import kind '", kind, "' (expected perov5, recipes, paragraphs, sem or xrd)"));
+}
+
 }  // namespace matalign::corpus

@@ -138,6 +138,12 @@ absl::StatusOr<ImportSummary> ImportXrdFolder(const std::string& dir, const std:
 // record, or std::nullopt if the stem does not match the pattern.
 std::optional<SynthesisRecipe> ParseALabScanName(absl::string_view stem);
 
+// Runs the importer named `kind` ("perov5", "recipes", "paragraphs", "sem", "xrd") on
+// `inputs` (several files only for "recipes"; the others take the first). InvalidArgument
+// for an unknown kind or a missing input.
+absl::StatusOr<ImportSummary> Import(absl::string_view kind, const std::vector<std::string>& inputs,
+                                     const std::string& out_dir, const ImportOptions& options = {});
+
 }  // namespace matalign::corpus
 
 #endif  // MATALIGN_CORPUS_IMPORTERS_H_

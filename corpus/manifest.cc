@@ -506,4 +506,16 @@ absl::Status ManifestWriter::Close() {
   return absl::OkStatus();
 }
 
+std::map<std::string, int64_t> CountManifest(const std::vector<Record>& records) {
+  std::map<std::string, int64_t> counts;
+  for (const Record& r : records) {
+    ++counts[absl::StrCat("class ", MaterialClassName(r.material_class))];
+    ++counts[absl::StrCat("split ", SplitName(r.split))];
+    if (r.structure) ++counts["with structure"];
+    if (r.synthesis) ++counts["with synthesis"];
+    for (const ImageRef& img : r.images) ++counts[absl::StrCat("image ", img.kind)];
+  }
+  return counts;
+}
+
 }  // namespace matalign::corpus

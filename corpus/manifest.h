@@ -5,6 +5,7 @@
 #define MATALIGN_CORPUS_MANIFEST_H_
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -63,6 +64,10 @@ absl::StatusOr<std::vector<Record>> ReadManifest(const std::string& path,
 // renames to `path`, so a crash never leaves a partial manifest under the final name; a
 // writer destroyed without Close() removes the temporary file. Not thread-safe: callers
 // that generate in parallel append from one thread, in order.
+// Counts for a summary of `records`: "class <name>", "split <name>", "image <kind>",
+// "with structure", "with synthesis" -> number of records (images: number of images).
+std::map<std::string, int64_t> CountManifest(const std::vector<Record>& records);
+
 class ManifestWriter {
  public:
   // Creates the parent directories of `path` and opens "<path>.tmp" for writing.

@@ -249,19 +249,7 @@ int main(int argc, char** argv) {
         r->seconds, r->records / std::max(r->seconds, 1e-9), r->bytes / 1e6,
         r->bytes / 1e6 / r->records * 1000);
   } else if (cmd_import->parsed()) {
-    absl::StatusOr<corpus::ImportSummary> r = absl::InternalError("unreachable");
-    const std::string& in = import_inputs[0];
-    if (import_kind == "perov5") {
-      r = corpus::ImportPerov5(in, import_out, import);
-    } else if (import_kind == "recipes") {
-      r = corpus::ImportRecipes(import_inputs, import_out, import);
-    } else if (import_kind == "paragraphs") {
-      r = corpus::ImportSynthesisParagraphs(in, import_out, import);
-    } else if (import_kind == "sem") {
-      r = corpus::ImportSemFolder(in, import_out, import);
-    } else {
-      r = corpus::ImportXrdFolder(in, import_out, import);
-    }
+    auto r = corpus::Import(import_kind, import_inputs, import_out, import);
     if (!r.ok()) return Fail(r.status());
     std::printf("imported %zu records into %s (%zu skipped)\n", r->records,
                 r->manifest_path.c_str(), r->skipped);
@@ -271,16 +259,10 @@ int main(int argc, char** argv) {
     read.check_files = check_files;
     auto records = corpus::ReadManifest(manifest_path, read);
     if (!records.ok()) return Fail(records.status());
-    std::map<std::string, int> counts;
-    for (const corpus::Record& r : *records) {
-      ++counts[absl::StrCat("class ", corpus::MaterialClassName(r.material_class))];
-      ++counts[absl::StrCat("split ", corpus::SplitName(r.split))];
-      if (r.structure) ++counts["with structure"];
-      if (r.synthesis) ++counts["with synthesis"];
-      for (const corpus::ImageRef& img : r.images) ++counts[absl::StrCat("image ", img.kind)];
-    }
     std::printf("%s: %zu valid records\n", manifest_path.c_str(), records->size());
-    for (const auto& [k, v] : counts) std::printf("  %-20s %d\n", k.c_str(), v);
+    for (const auto& [k, v] : corpus::CountManifest(*records)) {
+      std::printf("  %-20s %lld\n", k.c_str(), static_cast<long long>(v));
+    }
   } else if (cmd_stats->parsed()) {
     auto stats = corpus::DeriveRecipeStats(stats_solid, stats_solgel);
     if (!stats.ok()) return Fail(stats.status());

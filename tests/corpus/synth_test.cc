@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/file.h"
+#include "corpus/importers.h"
 #include "corpus/manifest.h"
 #include "corpus/sem_synth.h"
 #include "imaging/image.h"
@@ -255,6 +256,35 @@ TEST(SynthTest, CrossModalLinksHold) {
   std::printf("XRD image matches its own structure best in %d of %zu; mean correlation %.3f\n",
               best_is_own, xrd_images.size(), own_sum / xrd_images.size());
   EXPECT_GT(best_is_own, static_cast<int>(0.9 * xrd_images.size()));
+}
+
+}  // namespace
+}  // namespace matalign::corpus
+
+namespace matalign::corpus {
+namespace {
+
+TEST(ManifestSummaryTest, CountsClassesSplitsAndModalities) {
+  Record a, b;
+  a.id = "a";
+  a.material_class = MaterialClass::kNano;
+  a.images = {{"x.jpg", "sem"}, {"y.png", "xrd"}};
+  a.structure = StructureRef{"s.cif", "", "cif"};
+  b.id = "b";
+  b.split = Split::kTest;
+  const auto counts = CountManifest({a, b});
+  EXPECT_EQ(counts.at("class nano"), 1);
+  EXPECT_EQ(counts.at("class crystalline"), 1);
+  EXPECT_EQ(counts.at("split train"), 1);
+  EXPECT_EQ(counts.at("split test"), 1);
+  EXPECT_EQ(counts.at("image sem"), 1);
+  EXPECT_EQ(counts.at("with structure"), 1);
+  EXPECT_EQ(counts.count("with synthesis"), 0u);
+}
+
+TEST(ImportDispatchTest, UnknownKindAndMissingInputAreInvalid) {
+  EXPECT_EQ(Import("cif", {"x"}, "/tmp/out").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Import("perov5", {}, "/tmp/out").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
