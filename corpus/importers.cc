@@ -25,6 +25,7 @@
 #include "common/printable.h"
 #include "common/status_macros.h"
 #include "corpus/manifest.h"
+#include "corpus/text_mined.h"
 #include "materials/element.h"
 #include "materials/perov5.h"
 #include "materials/structure.h"
@@ -169,45 +170,6 @@ absl::StatusOr<double> ParseAmount(const Json& v) {
   return d;
 }
 
-// Conversion factor of a time unit to hours, or 0 for an unknown unit.
-double HoursPerUnit(absl::string_view unit) {
-  const std::string u = absl::AsciiStrToLower(absl::StripAsciiWhitespace(unit));
-  if (u == "h" || u == "hr" || u == "hrs" || u == "hour" || u == "hours") return 1;
-  if (u == "min" || u == "mins" || u == "minute" || u == "minutes") return 1.0 / 60;
-  if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") return 1.0 / 3600;
-  if (u == "d" || u == "day" || u == "days") return 24;
-  if (u == "week" || u == "weeks" || u == "wk") return 168;
-  return 0;
-}
-
-// The numbers of one condition entry {values, min_value, max_value, units}: `values`, or
-// max_value (else min_value) when values is empty.
-std::vector<double> ConditionValues(const Json& entry) {
-  std::vector<double> out;
-  if (!entry.is_object()) return out;
-  auto it = entry.find("values");
-  if (it != entry.end() && it->is_array()) {
-    for (const Json& v : *it) {
-      if (v.is_number()) out.push_back(v.get<double>());
-    }
-  }
-  if (out.empty()) {
-    for (const char* key : {"max_value", "min_value"}) {
-      auto m = entry.find(key);
-      if (m != entry.end() && m->is_number()) {
-        out.push_back(m->get<double>());
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-std::string EntryUnits(const Json& entry) {
-  auto it = entry.find("units");
-  return it != entry.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // First non-empty string of a string or array-of-strings condition, else "".
 std::string FirstString(const Json& conditions, const char* key) {
   auto it = conditions.find(key);
@@ -329,16 +291,14 @@ absl::Status ImportReaction(const Json& r, const std::string& where, RecipeConte
       auto cond = op.find("conditions");
       if (cond != op.end() && cond->is_object()) {
         auto temps = cond->find("heating_temperature");
-        if (temps != cond->end() && temps->is_array()) {
-          for (const Json& entry : *temps) {
-            const std::string units = EntryUnits(entry);
-            const bool kelvin = units == "K";
-            if (!kelvin && units != "C" && units != "\u00b0C" && units != "\u2103") {
+        if (temps != cond->end()) {
+          for (const ConditionEntry& entry : ConditionEntries(*temps)) {
+            if (!ToCelsius(0, entry.units)) {
               ctx->sink->Note("unknown temperature unit");
               continue;
             }
-            for (double t : ConditionValues(entry)) {
-              if (kelvin) t -= 273.15;
+            for (double raw : entry.values) {
+              const double t = *ToCelsius(raw, entry.units);
               if (!std::isfinite(t) || t < options.min_temperature_c ||
                   t > options.max_temperature_c) {
                 ctx->sink->Note("dropped temperature");
@@ -350,15 +310,15 @@ absl::Status ImportReaction(const Json& r, const std::string& where, RecipeConte
           }
         }
         auto times = cond->find("heating_time");
-        if (times != cond->end() && times->is_array()) {
-          for (const Json& entry : *times) {
-            const double factor = HoursPerUnit(EntryUnits(entry));
+        if (times != cond->end()) {
+          for (const ConditionEntry& entry : ConditionEntries(*times)) {
+            const double factor = HoursPerUnit(entry.units);
             if (factor == 0) {
               ctx->sink->Note("unknown time unit");
               continue;
             }
-            for (double t : ConditionValues(entry)) {
-              t *= factor;
+            for (double raw : entry.values) {
+              const double t = raw * factor;
               if (!std::isfinite(t) || t <= 0) {
                 ctx->sink->Note("dropped time");
                 continue;
@@ -729,11 +689,9 @@ std::optional<SynthesisRecipe> ParseALabScanName(absl::string_view stem) {
       !SplitNumberUnit(parts[2], &time, &time_unit)) {
     return std::nullopt;
   }
-  if (t_unit == "K") {
-    temperature -= 273.15;
-  } else if (t_unit != "C") {
-    return std::nullopt;
-  }
+  const std::optional<double> celsius = ToCelsius(temperature, t_unit);
+  if (!celsius) return std::nullopt;
+  temperature = *celsius;
   const double factor = HoursPerUnit(time_unit);
   if (factor == 0 || time_unit.empty() || temperature < 0 || time <= 0) return std::nullopt;
   SynthesisRecipe syn;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file.h"
 #include "common/status_macros.h"
+#include "corpus/text_mined.h"
 #include "materials/element.h"
 #include "nlohmann/json.hpp"
 // The xz-aware line reader of matalign_text (see the report: it is marked private to
@@ -54,64 +56,18 @@ bool IsElementSymbol(const std::string& key) {
 
 bool IsOhcn(const std::string& el) { return el == "O" || el == "H" || el == "C" || el == "N"; }
 
-// Converts a temperature to degrees Celsius; false for unknown units.
-bool ToCelsius(double value, const std::string& units, double* out) {
-  if (units == "C" || units == "\u00b0C" || units == "oC" || units == "degC") {
-    *out = value;
-    return true;
-  }
-  if (units == "K") {
-    *out = value - 273.15;
-    return true;
-  }
-  return false;
-}
-
-// Hours per unit; 0 for unknown units.
-double HoursPer(const std::string& units) {
-  if (units == "h" || units == "hours" || units == "hour" || units == "hrs" || units == "hr") {
-    return 1;
-  }
-  if (units == "min" || units == "minutes" || units == "mins" || units == "minute") {
-    return 1.0 / 60;
-  }
-  if (units == "day" || units == "days" || units == "d") return 24;
-  if (units == "s" || units == "sec" || units == "seconds") return 1.0 / 3600;
-  if (units == "week" || units == "weeks") return 168;
-  return 0;
-}
-
-// The largest value of a condition list [{values, units, max_value}], converted with
-// `convert`; false if none is usable.
+// The largest value of a condition list converted by `convert` (returning nullopt for an
+// unusable unit), or nullopt if none is usable.
 template <typename Convert>
-bool MaxCondition(const json& list, Convert convert, double* out) {
-  if (!list.is_array()) return false;
-  bool found = false;
-  for (const json& entry : list) {
-    if (!entry.is_object()) continue;
-    std::string units;
-    if (auto it = entry.find("units"); it != entry.end() && it->is_string()) {
-      units = it->get<std::string>();
-    }
-    std::vector<double> raw;
-    if (auto it = entry.find("values"); it != entry.end() && it->is_array()) {
-      for (const json& v : *it) {
-        if (v.is_number()) raw.push_back(v.get<double>());
-      }
-    }
-    if (raw.empty()) {
-      if (auto it = entry.find("max_value"); it != entry.end() && it->is_number()) {
-        raw.push_back(it->get<double>());
-      }
-    }
-    for (double v : raw) {
-      double converted;
-      if (!convert(v, units, &converted)) continue;
-      if (!found || converted > *out) *out = converted;
-      found = true;
+std::optional<double> MaxCondition(const json& list, Convert convert) {
+  std::optional<double> best;
+  for (const ConditionEntry& entry : ConditionEntries(list)) {
+    for (double v : entry.values) {
+      const std::optional<double> converted = convert(v, entry.units);
+      if (converted && (!best || *converted > *best)) best = converted;
     }
   }
-  return found;
+  return best;
 }
 
 // Normalized atmosphere name, or "" for names that are not a gas (crucible materials,
@@ -237,26 +193,27 @@ void AccumulateRecord(const json& record, RouteAccumulator& acc) {
       }
     }
     if (first_atmosphere.empty()) first_atmosphere = atmosphere;
-    double t_c;
     const json* temps = Field(*conditions, "heating_temperature");
-    if (temps == nullptr || !MaxCondition(*temps, ToCelsius, &t_c)) continue;
+    if (temps == nullptr) continue;
+    const std::optional<double> max_celsius =
+        MaxCondition(*temps, [](double v, const std::string& u) { return ToCelsius(v, u); });
+    if (!max_celsius) continue;
+    const double t_c = *max_celsius;
     if (t_c < 20 || t_c > 3000) continue;  // text-mining noise
     if (heated && t_c <= max_t) continue;
     heated = true;
     max_t = t_c;
     max_t_atmosphere = atmosphere;
     max_t_time = -1;
-    double hours;
     const json* times = Field(*conditions, "heating_time");
-    auto to_hours = [](double v, const std::string& units, double* out) {
-      const double per = HoursPer(units);
-      if (per == 0) return false;
-      *out = v * per;
-      return true;
+    auto to_hours = [](double v, const std::string& units) -> std::optional<double> {
+      const double per = HoursPerUnit(units);
+      if (per == 0) return std::nullopt;
+      return v * per;
     };
-    if (times != nullptr && MaxCondition(*times, to_hours, &hours) && hours > 0 && hours <= 1000) {
-      max_t_time = hours;
-    }
+    const std::optional<double> hours =
+        times == nullptr ? std::nullopt : MaxCondition(*times, to_hours);
+    if (hours && *hours > 0 && *hours <= 1000) max_t_time = *hours;
   }
   if (!sequence.empty()) ++acc.sequences[absl::StrJoin(sequence, ">")];
   if (!heated) return;
