@@ -7,8 +7,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache xz-utils
   clang libclang-rt-14-dev clang-format
-  libtorch-dev libopenblas0-openmp
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libtorch-dev libopenblas0-openmp libgloo-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
   libfaiss-dev librocksdb-dev
   libopencv-dev
   libabsl-dev libspdlog-dev libfmt-dev

@@ -206,13 +206,15 @@ absl::Status TrainTokenizer(const std::vector<std::string>& texts,
     return absl::InvalidArgumentError("train tokenizer: model_path_prefix is empty");
   }
   MATALIGN_ASSIGN_OR_RETURN(std::string model, TrainTokenizerModel(texts, options));
-  internal::SpModel sp;
-  if (std::string error = sp.LoadFromSerialized(model); !error.empty()) {
+  std::string error;
+  std::unique_ptr<internal::SpModel> sp = internal::NewSpModel(&error);
+  if (sp == nullptr) return absl::InternalError(absl::StrCat("train tokenizer: ", error));
+  if (error = sp->LoadFromSerialized(model); !error.empty()) {
     return absl::InternalError(absl::StrCat("train tokenizer: cannot reload model: ", error));
   }
   std::string vocab;
-  for (int id = 0; id < sp.PieceSize(); ++id) {
-    absl::StrAppend(&vocab, sp.IdToPiece(id), "\t", sp.Score(id), "\n");
+  for (int id = 0; id < sp->PieceSize(); ++id) {
+    absl::StrAppend(&vocab, sp->IdToPiece(id), "\t", sp->Score(id), "\n");
   }
   MATALIGN_RETURN_IF_ERROR(WriteFileAtomic(model_path_prefix + ".model", model));
   MATALIGN_RETURN_IF_ERROR(WriteFileAtomic(model_path_prefix + ".vocab", vocab));
@@ -236,8 +238,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromSerialized(std::st
   if (bytes.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": tokenizer model is empty"));
   }
-  auto model = std::make_unique<internal::SpModel>();
-  if (std::string error = model->LoadFromSerialized(bytes); !error.empty()) {
+  std::string error;
+  std::unique_ptr<internal::SpModel> model = internal::NewSpModel(&error);
+  if (model == nullptr) return absl::InternalError(absl::StrCat(source, ": ", error));
+  if (error = model->LoadFromSerialized(bytes); !error.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": not a SentencePiece model: ", error));
   }
   if (model->PieceSize() <= kNumSpecialPieces) {

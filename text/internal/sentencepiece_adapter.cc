@@ -36,11 +36,30 @@ std::mutex& TrainMutex() {
   return *mu;
 }
 
+class SpModelImpl : public SpModel {
+ public:
+  SpModelImpl() : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
+  std::string LoadFromSerialized(std::string_view serialized) override;
+  int PieceSize() const override;
+  std::string IdToPiece(int id) const override;
+  int PieceToId(std::string_view piece) const override;
+  float Score(int id) const override;
+  bool IsControl(int id) const override;
+  bool IsUnknown(int id) const override;
+  bool IsByte(int id) const override;
+  std::string Encode(std::string_view text, std::vector<int>* ids) const override;
+  std::string EncodeAsPieces(std::string_view text,
+                             std::vector<std::string>* pieces) const override;
+  std::string Decode(const std::vector<int>& ids, std::string* text) const override;
+
+ private:
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+};
+
 }  // namespace
 
-std::string TrainSentencePiece(const SpTrainConfig& config,
-                               const std::vector<std::string>& sentences,
-                               std::string* serialized_model) {
+std::string TrainImpl(const SpTrainConfig& config, const std::vector<std::string>& sentences,
+                      std::string* serialized_model) {
   std::string control_symbols;
   for (const std::string& symbol : config.control_symbols) {
     if (!control_symbols.empty()) control_symbols += ',';
@@ -86,10 +105,7 @@ std::string TrainSentencePiece(const SpTrainConfig& config,
   return "";
 }
 
-SpModel::SpModel() : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
-SpModel::~SpModel() = default;
-
-std::string SpModel::LoadFromSerialized(std::string_view serialized) {
+std::string SpModelImpl::LoadFromSerialized(std::string_view serialized) {
   try {
     const sentencepiece::util::Status status = sp_->LoadFromSerializedProto(serialized);
     if (!status.ok()) return ToMessage(status);
@@ -101,15 +117,15 @@ std::string SpModel::LoadFromSerialized(std::string_view serialized) {
   return "";
 }
 
-int SpModel::PieceSize() const { return sp_->GetPieceSize(); }
-std::string SpModel::IdToPiece(int id) const { return sp_->IdToPiece(id); }
-int SpModel::PieceToId(std::string_view piece) const { return sp_->PieceToId(piece); }
-float SpModel::Score(int id) const { return sp_->GetScore(id); }
-bool SpModel::IsControl(int id) const { return sp_->IsControl(id); }
-bool SpModel::IsUnknown(int id) const { return sp_->IsUnknown(id); }
-bool SpModel::IsByte(int id) const { return sp_->IsByte(id); }
+int SpModelImpl::PieceSize() const { return sp_->GetPieceSize(); }
+std::string SpModelImpl::IdToPiece(int id) const { return sp_->IdToPiece(id); }
+int SpModelImpl::PieceToId(std::string_view piece) const { return sp_->PieceToId(piece); }
+float SpModelImpl::Score(int id) const { return sp_->GetScore(id); }
+bool SpModelImpl::IsControl(int id) const { return sp_->IsControl(id); }
+bool SpModelImpl::IsUnknown(int id) const { return sp_->IsUnknown(id); }
+bool SpModelImpl::IsByte(int id) const { return sp_->IsByte(id); }
 
-std::string SpModel::Encode(std::string_view text, std::vector<int>* ids) const {
+std::string SpModelImpl::Encode(std::string_view text, std::vector<int>* ids) const {
   try {
     const sentencepiece::util::Status status = sp_->Encode(text, ids);
     if (!status.ok()) return ToMessage(status);
@@ -119,7 +135,8 @@ std::string SpModel::Encode(std::string_view text, std::vector<int>* ids) const 
   return "";
 }
 
-std::string SpModel::EncodeAsPieces(std::string_view text, std::vector<std::string>* pieces) const {
+std::string SpModelImpl::EncodeAsPieces(std::string_view text,
+                                        std::vector<std::string>* pieces) const {
   try {
     const sentencepiece::util::Status status = sp_->Encode(text, pieces);
     if (!status.ok()) return ToMessage(status);
@@ -129,7 +146,7 @@ std::string SpModel::EncodeAsPieces(std::string_view text, std::vector<std::stri
   return "";
 }
 
-std::string SpModel::Decode(const std::vector<int>& ids, std::string* text) const {
+std::string SpModelImpl::Decode(const std::vector<int>& ids, std::string* text) const {
   try {
     const sentencepiece::util::Status status = sp_->Decode(ids, text);
     if (!status.ok()) return ToMessage(status);
@@ -139,4 +156,22 @@ std::string SpModel::Decode(const std::vector<int>& ids, std::string* text) cons
   return "";
 }
 
+namespace {
+
+class Backend : public SpBackend {
+ public:
+  std::string Train(const SpTrainConfig& config, const std::vector<std::string>& sentences,
+                    std::string* serialized_model) const override {
+    return TrainImpl(config, sentences, serialized_model);
+  }
+  std::unique_ptr<SpModel> NewModel() const override { return std::make_unique<SpModelImpl>(); }
+};
+
+}  // namespace
 }  // namespace matalign::text::internal
+
+extern "C" __attribute__((visibility("default"))) const matalign::text::internal::SpBackend*
+matalign_sentencepiece_backend_v1() {
+  static const matalign::text::internal::Backend* backend = new matalign::text::internal::Backend;
+  return backend;
+}

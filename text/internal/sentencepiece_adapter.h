@@ -9,6 +9,15 @@
 // abseil) and converts at this boundary with std::string_view(sv.data(), sv.size()) or by
 // passing a std::string. Errors come back as strings (empty = success) and are turned into
 // absl::Status by the caller. No exception escapes these functions.
+//
+// Why a loadable module: Debian's libsentencepiece embeds its own copy of protobuf-lite and
+// exports its symbols, which clash with the system libprotobuf that LibTorch and gRPC load
+// (the process crashes in protobuf's static initializers). So sentencepiece_adapter.cc is
+// built into libmatalign_sentencepiece.so, which sentencepiece_loader.cc dlopen()s with
+// RTLD_LOCAL | RTLD_DEEPBIND: SentencePiece then binds to its own protobuf copy and the rest
+// of the process never sees it. The module exports one C function returning an SpBackend;
+// everything else is reached through virtual calls. Fuzzing builds (AddressSanitizer
+// rejects RTLD_DEEPBIND, and they load no other protobuf) link the adapter directly.
 #ifndef MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
 #define MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
 
@@ -17,10 +26,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-}  // namespace sentencepiece
 
 namespace matalign::text::internal {
 
@@ -61,34 +66,44 @@ std::string TrainSentencePiece(const SpTrainConfig& config,
 // concurrently.
 class SpModel {
  public:
-  SpModel();
-  ~SpModel();
-  SpModel(const SpModel&) = delete;
-  SpModel& operator=(const SpModel&) = delete;
+  virtual ~SpModel() = default;
 
   // Parses a serialized ModelProto. Returns "" on success, else the reason.
-  std::string LoadFromSerialized(std::string_view serialized);
+  virtual std::string LoadFromSerialized(std::string_view serialized) = 0;
 
-  int PieceSize() const;
+  virtual int PieceSize() const = 0;
   // Requires 0 <= id < PieceSize().
-  std::string IdToPiece(int id) const;
-  int PieceToId(std::string_view piece) const;
+  virtual std::string IdToPiece(int id) const = 0;
+  virtual int PieceToId(std::string_view piece) const = 0;
   // Requires 0 <= id < PieceSize().
-  float Score(int id) const;
-  bool IsControl(int id) const;
-  bool IsUnknown(int id) const;
-  bool IsByte(int id) const;
+  virtual float Score(int id) const = 0;
+  virtual bool IsControl(int id) const = 0;
+  virtual bool IsUnknown(int id) const = 0;
+  virtual bool IsByte(int id) const = 0;
 
   // Replace *ids / *pieces / *text; return "" on success, else the reason.
-  std::string Encode(std::string_view text, std::vector<int>* ids) const;
-  std::string EncodeAsPieces(std::string_view text, std::vector<std::string>* pieces) const;
+  virtual std::string Encode(std::string_view text, std::vector<int>* ids) const = 0;
+  virtual std::string EncodeAsPieces(std::string_view text,
+                                     std::vector<std::string>* pieces) const = 0;
   // Requires every id in range.
-  std::string Decode(const std::vector<int>& ids, std::string* text) const;
+  virtual std::string Decode(const std::vector<int>& ids, std::string* text) const = 0;
+};
 
- private:
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+// A new, empty model; nullptr with the reason in *error if SentencePiece cannot be loaded.
+std::unique_ptr<SpModel> NewSpModel(std::string* error);
+
+// What the SentencePiece module exports (sentencepiece_adapter.cc).
+class SpBackend {
+ public:
+  virtual ~SpBackend() = default;
+  virtual std::string Train(const SpTrainConfig& config, const std::vector<std::string>& sentences,
+                            std::string* serialized_model) const = 0;
+  virtual std::unique_ptr<SpModel> NewModel() const = 0;
 };
 
 }  // namespace matalign::text::internal
+
+// The module's one exported symbol.
+extern "C" const matalign::text::internal::SpBackend* matalign_sentencepiece_backend_v1();
 
 #endif  // MATALIGN_TEXT_INTERNAL_SENTENCEPIECE_ADAPTER_H_
