@@ -8,6 +8,9 @@
 #ifndef MATALIGN_COMMON_JSON_READER_H_
 #define MATALIGN_COMMON_JSON_READER_H_
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -86,13 +89,22 @@ class JsonObjectReader {
       if (!v.is_boolean()) return Fail(path, "expected true or false");
       *out = v.get<bool>();
     } else if constexpr (std::is_integral_v<T>) {
+      // Read wide, then check the destination's range (no silent narrowing).
+      long double x;
       if (v.is_number_integer()) {
-        *out = v.get<T>();
-      } else if (v.is_number_float() && v.get<double>() == static_cast<T>(v.get<double>())) {
-        *out = static_cast<T>(v.get<double>());
+        x = v.is_number_unsigned() ? static_cast<long double>(v.get<uint64_t>())
+                                   : static_cast<long double>(v.get<int64_t>());
+      } else if (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                 v.get<double>() == std::floor(v.get<double>())) {
+        x = v.get<double>();
       } else {
         return Fail(path, "expected an integer");
       }
+      if (x < static_cast<long double>(std::numeric_limits<T>::min()) ||
+          x > static_cast<long double>(std::numeric_limits<T>::max())) {
+        return Fail(path, "integer out of range");
+      }
+      *out = static_cast<T>(x);
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!v.is_number()) return Fail(path, "expected a number");
       *out = v.get<T>();

@@ -15,17 +15,22 @@ PropertyNormalization PropertyNormalization::Fit(
     const std::vector<const std::map<std::string, double>*>& samples) {
   PropertyNormalization n;
   for (const std::string& name : names) {
-    double sum = 0, sum2 = 0;
+    // Two passes: a shared large offset would cancel in sum(x^2) - n mean^2.
+    double sum = 0;
     int count = 0;
     for (const auto* s : samples) {
       auto it = s->find(name);
       if (it == s->end()) continue;
       sum += it->second;
-      sum2 += it->second * it->second;
       ++count;
     }
     double mean = count > 0 ? sum / count : 0;
-    double var = count > 1 ? (sum2 - count * mean * mean) / (count - 1) : 0;
+    double sq = 0;
+    for (const auto* s : samples) {
+      auto it = s->find(name);
+      if (it != s->end()) sq += (it->second - mean) * (it->second - mean);
+    }
+    double var = count > 1 ? sq / (count - 1) : 0;
     double stddev = var > 1e-24 ? std::sqrt(var) : 1.0;
     n.stats[name] = {mean, stddev};
   }

@@ -123,7 +123,8 @@ torch::Tensor GraphEncoderImpl::forward(const GraphBatch& batch) {
   torch::Tensor counts = torch::zeros({batch.num_graphs}, h.options())
                              .index_add(0, batch.node_graph, torch::ones({n}, h.options()));
   pooled = pooled / counts.clamp_min(1).unsqueeze(1);
-  return Normalize(project_->forward(pooled));
+  // A graph without nodes has no embedding: a zero row, not the projection of its biases.
+  return Normalize(project_->forward(pooled)) * (counts > 0).unsqueeze(1).to(h.dtype());
 }
 
 // ---------------------------------------------------------------------------------------

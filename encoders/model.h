@@ -15,7 +15,8 @@
 
 namespace matalign::encoders {
 
-// Elements the property encoder's composition input covers (H..Og, index Z - 1).
+// Slots of the property encoder's composition input (index Z - 1, Z = 1..118; the element
+// table of materials/ ends at Lr, so slots above 103 stay 0).
 inline constexpr int kNumElements = 118;
 
 // Graphs of different sizes batched by concatenation: node i of the batch belongs to graph
