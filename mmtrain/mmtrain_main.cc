@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,14 @@ int RunCheck(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // OpenMP workers that spin while waiting slow training down many times over when other
+  // processes (data-parallel ranks, a test runner) share the cores; they should sleep
+  // instead unless the user chose otherwise. The OpenMP runtime reads the variable when it
+  // is loaded, before main, so set it and start again once.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: carry on spinning
+  }
   CLI::App app{"mmtrain: trains MatAlign's tri-modal encoders and writes model bundles"};
   app.require_subcommand(1);
   std::vector<std::string> args(argv, argv + argc);
