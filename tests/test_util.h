@@ -2,6 +2,9 @@
 #ifndef MATALIGN_TESTS_TEST_UTIL_H_
 #define MATALIGN_TESTS_TEST_UTIL_H_
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -38,6 +41,29 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Runs `command` through the shell and returns its exit status and stdout + stderr.
+struct CommandResult {
+  int exit_code = -1;  // -1 if it could not run or was killed by a signal
+  std::string out;
+};
+inline CommandResult RunCommand(const std::string& command) {
+  CommandResult r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The path of program `name` built by this tree ($MATALIGN_BIN_DIR, set by ctest).
+inline std::string BinaryPath(const std::string& name) {
+  const char* dir = std::getenv("MATALIGN_BIN_DIR");
+  return std::string(dir ? dir : "build/bin") + "/" + name;
+}
 
 }  // namespace matalign::testing
 

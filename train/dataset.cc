@@ -353,7 +353,6 @@ void BatchLoader::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ready_.push_back(std::move(batch));
-      ++produced_;
     }
     cv_.notify_all();
   }

@@ -137,7 +137,6 @@ class BatchLoader {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Batch> ready_;  // guarded by mu_
-  size_t produced_ = 0;      // guarded by mu_
   size_t consumed_ = 0;
   bool stop_ = false;  // guarded by mu_
   double wait_seconds_ = 0;

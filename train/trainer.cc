@@ -71,7 +71,7 @@ torch::Tensor Scatter(const torch::Tensor& rows, const torch::Tensor& emb, int64
 }
 
 Embeddings Embed(encoders::MatAlignModel& model, const Batch& b, bool with_images,
-                 bool with_targets, const torch::Device& device) {
+                 const torch::Device& device) {
   const int64_t d = model->config().embed_dim;
   auto opts = torch::TensorOptions().device(device).dtype(torch::kFloat);
   auto bool_opts = torch::TensorOptions().device(device).dtype(torch::kBool);
@@ -92,7 +92,7 @@ Embeddings Embed(encoders::MatAlignModel& model, const Batch& b, bool with_image
   e.z[kImage] =
       Scatter(images ? b.image_rows : b.image_rows.slice(0, 0, 0), e.image_local, b.size, d, opts);
   e.mask[kImage] = images ? mask_of(b.image_rows) : torch::zeros({b.size}, bool_opts);
-  const bool targets = with_targets && b.target_rows.numel() > 0;
+  const bool targets = b.target_rows.numel() > 0;
   torch::Tensor prop = targets ? model->property(b.targets) : torch::zeros({0, d}, opts);
   e.z[kProperty] =
       Scatter(targets ? b.target_rows : b.target_rows.slice(0, 0, 0), prop, b.size, d, opts);
@@ -153,7 +153,8 @@ absl::Status TrainerOptions::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainResult> Train(const TrainConfig& config_in, const TrainerOptions& options) {
+static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
+                                                  const TrainerOptions& options) {
   MATALIGN_RETURN_IF_ERROR(options.Validate());
   MATALIGN_RETURN_IF_ERROR(config_in.Validate());
   TrainConfig config = config_in;
@@ -367,7 +368,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config_in, const TrainerOpt
       std::vector<int> rows(val_rows.begin() + start,
                             val_rows.begin() + std::min(val_rows.size(), start + batch));
       Batch b = MakeBatch(data, config, rows, bo).To(device);
-      Embeddings e = Embed(model, b, true, true, device);
+      Embeddings e = Embed(model, b, true, device);
       for (int m = 0; m < kNumModalities; ++m) {
         zs[m].push_back(e.z[m].cpu());
         masks[m].push_back(e.mask[m].cpu());
@@ -465,7 +466,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config_in, const TrainerOpt
           at::autocast::set_enabled(true);
           at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
         }
-        Embeddings e = Embed(model, b, with_images, true, device);
+        Embeddings e = Embed(model, b, with_images, device);
         if (amp) {
           at::autocast::set_enabled(false);
           at::autocast::clear_cache();
@@ -738,6 +739,18 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config_in, const TrainerOpt
   }
   MATALIGN_RETURN_IF_ERROR(group->Barrier());
   return result;
+}
+
+// LibTorch reports errors by exception (also outside the training step: validation,
+// batching, checkpoints); none may escape as a crash.
+absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainerOptions& options) {
+  try {
+    return TrainUnguarded(config, options);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("training failed: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("training failed: ", e.what()));
+  }
 }
 
 }  // namespace matalign::train

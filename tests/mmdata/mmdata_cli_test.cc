@@ -15,26 +15,12 @@ namespace {
 namespace fs = std::filesystem;
 using ::matalign::testing::TempDir;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
+using Result = ::matalign::testing::CommandResult;
 
-std::string Binary() {
-  const char* dir = std::getenv("MATALIGN_BIN_DIR");
-  return std::string(dir ? dir : "build/bin") + "/mmdata";
-}
+std::string Binary() { return ::matalign::testing::BinaryPath("mmdata"); }
 
 Result RunMmdata(const std::string& args) {
-  Result r;
-  FILE* p = ::popen((Binary() + " " + args + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return ::matalign::testing::RunCommand(Binary() + " " + args);
 }
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }

@@ -21,27 +21,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::matalign::testing::TempDir;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
+using ::matalign::testing::RunCommand;
 
-std::string Bin(const std::string& name) {
-  const char* dir = std::getenv("MATALIGN_BIN_DIR");
-  return std::string(dir ? dir : "build/bin") + "/" + name;
-}
-
-Result RunCommand(const std::string& command) {
-  Result r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+std::string Bin(const std::string& name) { return ::matalign::testing::BinaryPath(name); }
 
 std::string LastLine(const std::string& s) {
   std::string t = s;
@@ -79,7 +61,7 @@ class MmtrainTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     corpus_ = dir_->path() + "/corpus";
-    Result r = RunCommand(Bin("mmdata") + " synth --n 400 --seed 11 --quiet --out " + corpus_);
+    auto r = RunCommand(Bin("mmdata") + " synth --n 400 --seed 11 --quiet --out " + corpus_);
     ASSERT_EQ(r.exit_code, 0) << r.out;
     micro_ = dir_->path() + "/micro.yaml";
     ASSERT_OK(WriteFileAtomic(micro_, kMicroConfig));
@@ -99,8 +81,8 @@ std::string MmtrainTest::micro_;
 
 TEST_F(MmtrainTest, TinyPresetRetrievesTextFromStructureFarAboveChance) {
   const std::string out = dir_->path() + "/models-tiny";
-  Result r = RunCommand(Bin("mmtrain") + " train --config " + MATALIGN_SOURCE_DIR +
-                        "/configs/tiny.yaml --log-every 0 --data " + corpus_ + " --out " + out);
+  auto r = RunCommand(Bin("mmtrain") + " train --config " + MATALIGN_SOURCE_DIR +
+                      "/configs/tiny.yaml --log-every 0 --data " + corpus_ + " --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::string bundle = LastLine(r.out);
   EXPECT_EQ(bundle, out + "/1");
@@ -118,7 +100,7 @@ TEST_F(MmtrainTest, TinyPresetRetrievesTextFromStructureFarAboveChance) {
   }
   EXPECT_EQ(manifest["tokenizer"]["vocab_size"], manifest["config"]["model"]["text"]["vocab_size"]);
 
-  Result check = RunCommand(Bin("mmtrain") + " check " + bundle);
+  auto check = RunCommand(Bin("mmtrain") + " check " + bundle);
   EXPECT_EQ(check.exit_code, 0) << check.out;
 
   // One flipped byte in a weight file: refused, naming the file.
@@ -133,22 +115,22 @@ TEST_F(MmtrainTest, TinyPresetRetrievesTextFromStructureFarAboveChance) {
     w[w.size() / 2] ^= 0x01;
     ASSERT_OK(WriteFileAtomic(damaged + "/text_encoder.pt", w));
   }
-  Result refused = RunCommand(Bin("mmtrain") + " check " + damaged);
+  auto refused = RunCommand(Bin("mmtrain") + " check " + damaged);
   EXPECT_EQ(refused.exit_code, 1) << refused.out;
   EXPECT_NE(refused.out.find("text_encoder.pt"), std::string::npos) << refused.out;
 }
 
 TEST_F(MmtrainTest, MismatchedManifestIsRefused) {
   const std::string out = dir_->path() + "/models-mismatch";
-  Result r = RunCommand(Bin("mmtrain") + " train --config " + micro_ +
-                        " --log-every 0 --threads 1 --data " + corpus_ + " --out " + out);
+  auto r = RunCommand(Bin("mmtrain") + " train --config " + micro_ +
+                      " --log-every 0 --threads 1 --data " + corpus_ + " --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::string bundle = LastLine(r.out);
   ASSERT_OK_AND_ASSIGN(std::string text, ReadFile(bundle + "/manifest.json"));
   auto m = nlohmann::json::parse(text);
   m["config"]["model"]["graph"]["hidden"] = 48;  // the weights are for 32
   ASSERT_OK(WriteFileAtomic(bundle + "/manifest.json", m.dump(2)));
-  Result refused = RunCommand(Bin("mmtrain") + " check " + bundle);
+  auto refused = RunCommand(Bin("mmtrain") + " check " + bundle);
   EXPECT_EQ(refused.exit_code, 1) << refused.out;
   EXPECT_NE(refused.out.find("graph_encoder.pt"), std::string::npos) << refused.out;
   EXPECT_NE(refused.out.find("shape"), std::string::npos) << refused.out;
@@ -158,13 +140,13 @@ TEST_F(MmtrainTest, ResumeContinuesTheSameRun) {
   const std::string straight = dir_->path() + "/straight";
   const std::string split = dir_->path() + "/split";
   const std::string common = " --log-every 0 --threads 1 --config " + micro_ + " --data " + corpus_;
-  Result a = RunCommand(Bin("mmtrain") + " train" + common + " --out " + straight);
+  auto a = RunCommand(Bin("mmtrain") + " train" + common + " --out " + straight);
   ASSERT_EQ(a.exit_code, 0) << a.out;
-  Result b1 =
+  auto b1 =
       RunCommand(Bin("mmtrain") + " train" + common + " --out " + split + " --stop-after-epochs 2");
   ASSERT_EQ(b1.exit_code, 0) << b1.out;
   EXPECT_FALSE(fs::exists(split + "/1")) << "an interrupted run writes no bundle";
-  Result b2 = RunCommand(Bin("mmtrain") + " train" + common + " --out " + split + " --resume");
+  auto b2 = RunCommand(Bin("mmtrain") + " train" + common + " --out " + split + " --resume");
   ASSERT_EQ(b2.exit_code, 0) << b2.out;
   EXPECT_NE(b2.out.find("resuming after epoch 2"), std::string::npos) << b2.out;
 
@@ -181,8 +163,8 @@ TEST_F(MmtrainTest, ResumeContinuesTheSameRun) {
   std::string changed = kMicroConfig;
   changed.replace(changed.find("seed: 3"), 7, "seed: 4");
   ASSERT_OK(WriteFileAtomic(other, changed));
-  Result bad = RunCommand(Bin("mmtrain") + " train --log-every 0 --config " + other + " --data " +
-                          corpus_ + " --out " + split + " --resume");
+  auto bad = RunCommand(Bin("mmtrain") + " train --log-every 0 --config " + other + " --data " +
+                        corpus_ + " --out " + split + " --resume");
   EXPECT_EQ(bad.exit_code, 1) << bad.out;
   EXPECT_NE(bad.out.find("different configuration"), std::string::npos) << bad.out;
 }
@@ -191,9 +173,9 @@ TEST_F(MmtrainTest, TwoRanksFollowOneProcessLossCurve) {
   const std::string one = dir_->path() + "/one";
   const std::string two = dir_->path() + "/two";
   const std::string common = " --log-every 0 --threads 1 --config " + micro_ + " --data " + corpus_;
-  Result a = RunCommand(Bin("mmtrain") + " train" + common + " --out " + one);
+  auto a = RunCommand(Bin("mmtrain") + " train" + common + " --out " + one);
   ASSERT_EQ(a.exit_code, 0) << a.out;
-  Result b = RunCommand(Bin("mmtrain") + " train" + common + " --out " + two + " --world-size 2");
+  auto b = RunCommand(Bin("mmtrain") + " train" + common + " --out " + two + " --world-size 2");
   ASSERT_EQ(b.exit_code, 0) << b.out;
   EXPECT_NE(b.out.find("(8 per rank x 2)"), std::string::npos) << b.out;
   auto sa = Steps(one + "/runs/latest/metrics.jsonl");
@@ -214,8 +196,8 @@ TEST_F(MmtrainTest, TwoRanksFollowOneProcessLossCurve) {
 TEST_F(MmtrainTest, BadInputGetsClearErrors) {
   const std::string bad = dir_->path() + "/bad.yaml";
   ASSERT_OK(WriteFileAtomic(bad, "model:\n  graph: {layerz: 3}\n"));
-  Result r = RunCommand(Bin("mmtrain") + " train --config " + bad + " --data " + corpus_ +
-                        " --out " + dir_->path() + "/bad-out");
+  auto r = RunCommand(Bin("mmtrain") + " train --config " + bad + " --data " + corpus_ + " --out " +
+                      dir_->path() + "/bad-out");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("model.graph.layerz: unknown key"), std::string::npos) << r.out;
 
