@@ -1,7 +1,8 @@
-// Runs the real `mmtrain` (and `mmdata synth` for a fresh 400-material corpus: 39 validation
-// materials make chance Recall@5 0.13): the tiny preset learns a
-// structure -> text retrieval far above chance, --resume continues the same run, two
-// data-parallel ranks follow one process's loss curve, damaged bundles are refused.
+// Runs the real `mmtrain` and `mmdata synth`: on a fresh 1000-material corpus (about 100
+// validation materials, chance Recall@5 0.05) the tiny preset learns a structure -> text
+// retrieval far above chance; on a 400-material corpus a micro model shows that --resume
+// continues the same run, two data-parallel ranks follow one process's loss curve, and
+// damaged or mismatched bundles are refused.
 #include <sys/wait.h>
 
 #include <cmath>
@@ -80,9 +81,15 @@ std::string MmtrainTest::corpus_;
 std::string MmtrainTest::micro_;
 
 TEST_F(MmtrainTest, TinyPresetRetrievesTextFromStructureFarAboveChance) {
+  // Text learns formulas from the materials it sees: with ~300 training materials the
+  // validation formulas are mostly unseen and Recall@5 stays near 3x chance, with ~800 it
+  // reaches ~9x (0.47 against 0.05 measured).
+  const std::string corpus = dir_->path() + "/corpus-1000";
+  auto synth = RunCommand(Bin("mmdata") + " synth --n 1000 --seed 12 --quiet --out " + corpus);
+  ASSERT_EQ(synth.exit_code, 0) << synth.out;
   const std::string out = dir_->path() + "/models-tiny";
   auto r = RunCommand(Bin("mmtrain") + " train --config " + MATALIGN_SOURCE_DIR +
-                      "/configs/tiny.yaml --log-every 0 --data " + corpus_ + " --out " + out);
+                      "/configs/tiny.yaml --log-every 0 --data " + corpus + " --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::string bundle = LastLine(r.out);
   EXPECT_EQ(bundle, out + "/1");
@@ -93,7 +100,7 @@ TEST_F(MmtrainTest, TinyPresetRetrievesTextFromStructureFarAboveChance) {
   const double chance = metrics["chance_recall"].get<double>();
   std::printf("tiny: validation Recall@5 structure->text %.3f (chance %.3f, %d materials)\n",
               recall, chance, metrics["val"]["n_g2t"].get<int>());
-  EXPECT_GE(recall, 2 * chance) << metrics.dump();
+  EXPECT_GE(recall, 5 * chance) << metrics.dump();
   for (const char* key : {"version", "created", "config", "normalization", "tokenizer",
                           "dimensions", "data_hash", "metrics", "libraries", "files"}) {
     EXPECT_TRUE(manifest.contains(key)) << key;
