@@ -30,6 +30,17 @@ if(NOT MATALIGN_FUZZ)
   find_package(Protobuf REQUIRED)
   find_package(gRPC CONFIG REQUIRED)
   find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+  # RocksDB (record store) and FAISS (vector search). FAISS's CMake config needs OpenMP
+  # found first.
+  # RocksDB's CMake config drags in a gflags target without a RelWithDebInfo location:
+  # use the shared library directly.
+  find_library(ROCKSDB_LIBRARY rocksdb REQUIRED)
+  find_path(ROCKSDB_INCLUDE_DIR rocksdb/db.h REQUIRED)
+  add_library(matalign_rocksdb INTERFACE)
+  target_include_directories(matalign_rocksdb SYSTEM INTERFACE ${ROCKSDB_INCLUDE_DIR})
+  target_link_libraries(matalign_rocksdb INTERFACE ${ROCKSDB_LIBRARY})
+  find_package(OpenMP REQUIRED COMPONENTS CXX)
+  find_package(faiss CONFIG REQUIRED)
   if(MATALIGN_WITH_TORCH)
     # Debian's LibTorch 1.13.1 (CPU). The BLAS behind it is chosen by alternatives;
     # libopenblas0-openmp must be installed for usable matrix speed.
