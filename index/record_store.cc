@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <utility>
@@ -331,6 +332,11 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = options;
+  if (options.create_if_missing && !options.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat("creating ", dir, ": ", ec.message()));
+  }
 
   rocksdb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;

@@ -59,7 +59,7 @@ absl::StatusOr<Durability> ParseDurability(absl::string_view name);
 struct RecordStoreOptions {
   // See Durability. Default: kSync.
   Durability durability = Durability::kSync;
-  // Create the database when the directory holds none. Default: true.
+  // Create the database (and its directory) when the directory holds none. Default: true.
   bool create_if_missing = true;
   // Open without writing (for checks while another process owns the store; Put and Delete
   // return FailedPrecondition). Default: false.

@@ -2,6 +2,7 @@
 // mmdata library; all logic lives there.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "corpus/manifest.h"
 #include "corpus/recipe_stats.h"
 #include "corpus/synth.h"
+#include "index/record_store.h"
 #include "mmdata/image_tool.h"
 #include "mmdata/inspect.h"
 #include "mmdata/tokenizer_tool.h"
@@ -204,6 +206,21 @@ int main(int argc, char** argv) {
   cmd_stats->add_option("--sol-gel", stats_solgel, "sol_gel_recipes.json[.xz]")->required();
   cmd_stats->add_option("--out", stats_out, "Output JSON")->required();
 
+  // mmdata store check
+  CLI::App* cmd_store = app.add_subcommand("store", "Record store tools");
+  cmd_store->require_subcommand(1);
+  CLI::App* cmd_store_check = cmd_store->add_subcommand(
+      "check",
+      "Verify a record store read-only: every record decodes, every raw input and vector it "
+      "lists is present, every vector has its model's dimension, nothing is orphaned");
+  std::string store_dir;
+  int store_max_problems = 20;
+  cmd_store_check
+      ->add_option("dir", store_dir, "Store directory (or a collection directory holding store/)")
+      ->required();
+  cmd_store_check->add_option("--max-problems", store_max_problems, "Problems to list")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -263,6 +280,37 @@ int main(int argc, char** argv) {
     for (const auto& [k, v] : corpus::CountManifest(*records)) {
       std::printf("  %-20s %lld\n", k.c_str(), static_cast<long long>(v));
     }
+  } else if (cmd_store_check->parsed()) {
+    std::string dir = store_dir;
+    if (std::filesystem::is_directory(dir + "/store")) dir += "/store";
+    index::RecordStoreOptions o;
+    o.read_only = true;
+    o.create_if_missing = false;
+    auto store = index::RecordStore::Open(dir, o);
+    if (!store.ok()) return Fail(store.status());
+    auto report = (*store)->Check(store_max_problems);
+    if (!report.ok()) return Fail(report.status());
+    std::printf(
+        "%s: %lld records, %lld raw inputs, %lld vectors; last sequence %llu; model "
+        "version '%s'\n",
+        dir.c_str(), static_cast<long long>(report->records),
+        static_cast<long long>(report->raw_entries), static_cast<long long>(report->vectors),
+        static_cast<unsigned long long>((*store)->last_sequence()),
+        (*store)->model_version().c_str());
+    for (const auto& [version, dims] : (*store)->VectorVersions()) {
+      std::printf("  model %s:", version.c_str());
+      for (const auto& [m, dim] : dims) {
+        std::printf(" %s d=%d", std::string(index::ModalityName(m)).c_str(), dim);
+      }
+      std::printf("\n");
+    }
+    if (report->num_problems > 0) {
+      for (const auto& p : report->problems) std::printf("problem: %s\n", p.c_str());
+      std::fprintf(stderr, "mmdata: error: %lld problem(s) in %s\n",
+                   static_cast<long long>(report->num_problems), dir.c_str());
+      return 1;
+    }
+    std::printf("ok\n");
   } else if (cmd_stats->parsed()) {
     auto stats = corpus::DeriveRecipeStats(stats_solid, stats_solgel);
     if (!stats.ok()) return Fail(stats.status());
