@@ -24,7 +24,11 @@ struct LossWeights {
   double property_graph = 1.0;  // InfoNCE target properties <-> structure
   double property_text = 1.0;   // InfoNCE target properties <-> synthesis text
   double property_head = 1.0;   // MSE of the property head (standardized targets)
-  double defect_head = 1.0;     // cross-entropy of the defect classifier
+  // Cross-entropy of the defect classifier. 5: at 1 the five InfoNCE terms own the image
+  // encoder and the classifier stays at the class prior (tiny preset, 1000 materials:
+  // validation accuracy 0.51 = share of "none"); at 5 it reaches 0.65 with structure->text
+  // Recall@5 unchanged (0.49 vs 0.47).
+  double defect_head = 5.0;
 };
 
 struct TokenizerConfig {
