@@ -69,12 +69,12 @@ struct Hit {
 // How Open brought an index up to date.
 struct IndexLoadReport {
   Modality modality = Modality::kStructure;
-  bool from_snapshot = false;   // false: rebuilt from the store
+  bool from_snapshot = false;  // false: rebuilt from the store
   uint64_t snapshot_sequence = 0;
   int64_t replayed_changes = 0;  // change entries applied after the snapshot
   int64_t vectors = 0;           // vectors in the index after Open
   double seconds = 0;
-  std::string note;              // why a snapshot was not used, if it was not
+  std::string note;  // why a snapshot was not used, if it was not
 };
 
 // Thread safety: Search, Get and the accessors may be called concurrently with each other

@@ -30,7 +30,7 @@ namespace matalign::index {
 // The schema this build writes and the newest it can read.
 inline constexpr int kStoreSchemaVersion = 1;
 
-// Which kind of evidence a vector embeds (numbering as in proto/matalign.proto).
+// Which kind of evidence a vector embeds (numbering as in proto/matalign/v1/matalign.proto).
 enum class Modality : uint8_t { kStructure = 1, kText = 2, kImage = 3, kProperty = 4 };
 inline constexpr Modality kAllModalities[] = {Modality::kStructure, Modality::kText,
                                               Modality::kImage, Modality::kProperty};

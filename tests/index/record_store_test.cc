@@ -303,13 +303,13 @@ TEST_P(RecordStoreTest, IteratesVectorsByModelVersionAndDropsOldVersions) {
   }
   std::set<uint64_t> v1, v2;
   ASSERT_OK(
-      store->ForEachVector("1", Modality::kStructure, [&](uint64_t key, const float* x, int dim) {
+      store->ForEachVector("1", Modality::kStructure, [&](uint64_t key, const float*, int dim) {
         EXPECT_EQ(dim, 8);
         v1.insert(key);
         return absl::OkStatus();
       }));
   ASSERT_OK(
-      store->ForEachVector("2", Modality::kStructure, [&](uint64_t key, const float* x, int dim) {
+      store->ForEachVector("2", Modality::kStructure, [&](uint64_t key, const float*, int dim) {
         EXPECT_EQ(dim, 4);
         v2.insert(key);
         return absl::OkStatus();
