@@ -232,24 +232,43 @@ struct Collection::Impl {
     });
   }
 
-  // Adds `key`'s vector of (`v`, `m`) to `index`, or removes it when the record or vector
-  // is gone.
-  static absl::Status Refresh(VectorIndex* index, const StoredRecord* record, const std::string& v,
-                              Modality m, uint64_t key) {
-    const int64_t id = static_cast<int64_t>(key);
-    if (record != nullptr) {
-      for (const StoredVector& sv : record->vectors) {
-        if (sv.modality == m && sv.model_version == v) {
-          if (static_cast<int>(sv.values.size()) != index->dim()) {
-            return absl::DataLossError(absl::StrCat("record ", key, ": ", ModalityName(m),
-                                                    " vector of dimension ", sv.values.size(),
-                                                    ", index has ", index->dim()));
-          }
-          return index->Upsert(&id, sv.values.data(), 1);
+  // Brings `index` up to date with records `keys` (records[i] is the record of keys[i], or
+  // null when it is gone): their (v, m) vectors are upserted, ids without one removed. One
+  // Upsert and one Remove call for all of them (on Flat each costs a pass over the index).
+  static absl::Status Apply(VectorIndex* index, const std::vector<uint64_t>& keys,
+                            const std::vector<const StoredRecord*>& records, const std::string& v,
+                            Modality m) {
+    std::vector<int64_t> upsert_ids, remove_ids;
+    std::vector<float> x;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const int64_t id = static_cast<int64_t>(keys[i]);
+      const StoredVector* found = nullptr;
+      if (records[i] != nullptr) {
+        for (const StoredVector& sv : records[i]->vectors) {
+          if (sv.modality == m && sv.model_version == v) found = &sv;
         }
       }
+      if (found == nullptr) {
+        if (index->Contains(id)) remove_ids.push_back(id);
+        continue;
+      }
+      if (static_cast<int>(found->values.size()) != index->dim()) {
+        return absl::DataLossError(absl::StrCat("record ", keys[i], ": ", ModalityName(m),
+                                                " vector of dimension ", found->values.size(),
+                                                ", index has ", index->dim()));
+      }
+      upsert_ids.push_back(id);
+      x.insert(x.end(), found->values.begin(), found->values.end());
     }
-    return index->Remove(&id, 1);
+    if (!remove_ids.empty()) {
+      MATALIGN_RETURN_IF_ERROR(
+          index->Remove(remove_ids.data(), static_cast<int64_t>(remove_ids.size())));
+    }
+    if (!upsert_ids.empty()) {
+      MATALIGN_RETURN_IF_ERROR(
+          index->Upsert(upsert_ids.data(), x.data(), static_cast<int64_t>(upsert_ids.size())));
+    }
+    return absl::OkStatus();
   }
 
   // Fills `index` with every (v, m) vector of the store.
@@ -326,13 +345,15 @@ struct Collection::Impl {
     vectors_only.raw = false;
     std::vector<uint64_t> key_list(keys.begin(), keys.end());
     auto records = store->MultiGet(key_list, vectors_only);
+    std::vector<const StoredRecord*> pointers(key_list.size(), nullptr);
     for (size_t i = 0; i < key_list.size(); ++i) {
-      if (!records[i].ok() && records[i].status().code() != absl::StatusCode::kNotFound) {
+      if (records[i].ok()) {
+        pointers[i] = &*records[i];
+      } else if (records[i].status().code() != absl::StatusCode::kNotFound) {
         return records[i].status();
       }
-      MATALIGN_RETURN_IF_ERROR(
-          Refresh(index.get(), records[i].ok() ? &*records[i] : nullptr, v, m, key_list[i]));
     }
+    MATALIGN_RETURN_IF_ERROR(Apply(index.get(), key_list, pointers, v, m));
     report->from_snapshot = true;
     report->snapshot_sequence = seq;
     return std::move(index);
@@ -451,11 +472,12 @@ absl::StatusOr<uint64_t> Collection::Put(std::vector<StoredRecord>& records) {
     MATALIGN_RETURN_IF_ERROR(d.LoadIndexes(v, /*allow_snapshots=*/false));
     return seq;
   }
-  for (const StoredRecord& r : records) {
-    for (const StoredVector& sv : r.vectors) {
-      if (sv.model_version != v) continue;
-      absl::MutexLock lock(&d.mu);
-      if (d.indexes.count(sv.modality) == 0) {
+  std::map<Modality, std::shared_ptr<VectorIndex>> current;
+  {
+    absl::MutexLock lock(&d.mu);
+    for (const StoredRecord& r : records) {
+      for (const StoredVector& sv : r.vectors) {
+        if (sv.model_version != v || d.indexes.count(sv.modality) > 0) continue;
         // The first vector of a modality in this version: a new index.
         VectorIndexOptions o = d.options.index;
         o.dim = static_cast<int>(sv.values.size());
@@ -463,15 +485,17 @@ absl::StatusOr<uint64_t> Collection::Put(std::vector<StoredRecord>& records) {
         d.indexes[sv.modality] = std::move(index);
       }
     }
-    std::map<Modality, std::shared_ptr<VectorIndex>> current;
-    {
-      absl::ReaderMutexLock lock(&d.mu);
-      current = d.indexes;
-    }
-    for (const auto& [m, index] : current) {
-      if (index->needs_training()) continue;  // trained on the first rebuild
-      MATALIGN_RETURN_IF_ERROR(Impl::Refresh(index.get(), &r, v, m, r.key));
-    }
+    current = d.indexes;
+  }
+  std::vector<uint64_t> keys;
+  std::vector<const StoredRecord*> pointers;
+  for (const StoredRecord& r : records) {
+    keys.push_back(r.key);
+    pointers.push_back(&r);
+  }
+  for (const auto& [m, index] : current) {
+    if (index->needs_training()) continue;  // trained on the first rebuild
+    MATALIGN_RETURN_IF_ERROR(Impl::Apply(index.get(), keys, pointers, v, m));
   }
   return seq;
 }

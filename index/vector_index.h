@@ -33,8 +33,8 @@
 //
 // Speed (bench/vector_index_bench, d = 256, 2 cores): Debian's libfaiss 1.7.3 is built for
 // baseline x86-64 (no AVX2), so a one-query Flat scan of 1M vectors takes ~180 ms (batches
-// of 64 go through BLAS, ~30x faster per query); HNSW32 answers in ~0.85 ms at recall@10
-// 0.98 but inserts only ~2600 vectors/s. Use HNSW beyond ~100k vectors per modality.
+// of 64 go through BLAS, ~30x faster per query); HNSW32 answers in ~0.9 ms at recall@10
+// 0.98 but inserts only ~2300-2800 vectors/s. Use HNSW beyond ~100k vectors per modality.
 //
 // This header does not include FAISS.
 #ifndef MATALIGN_INDEX_VECTOR_INDEX_H_
@@ -91,11 +91,12 @@ struct VectorIndexOptions {
   // scoring just those vectors. Larger filters go through FAISS with an IDSelector; HNSW
   // then widens its beam to max(ef / sqrt(f), 2k / f) for an allowed fraction f, and a
   // filter too selective for a beam of 2048 (f < k / 1024) is answered exactly as well,
-  // since the graph walk would find too few allowed vectors. Default: 4096. Measured
-  // (bench/vector_index_bench, d = 256, HNSW32, 2 cores): the exact path costs 0.3 us per
-  // allowed id at N = 100k and 0.65 us at N = 1M (cache misses); HNSW with an IDSelector
-  // takes 1.5-2.7 ms at 2-28% allowed (recall@10 >= 0.995), 0.8-0.9 ms unfiltered.
-  int64_t exact_filter_below = 4096;
+  // since the graph walk would find too few allowed vectors. Default: 8192. Measured
+  // (bench/vector_index_bench, d = 256, HNSW32, k = 10, 2 cores, ms per query): exact path
+  // 1.1 for 4k ids and 2.2 for 8k of N = 100k, 1.9 and 5.4 of N = 1M (cache misses);
+  // IDSelector 4.2 for 8k of 100k (recall@10 0.983), 2.2-2.3 for 22-28% of 100k and for 3%
+  // of 1M, 1.4 for 22% of 1M (recall@10 >= 0.996); unfiltered HNSW 0.8-0.9.
+  int64_t exact_filter_below = 8192;
 
   // HNSW/IVF only: when removed-but-still-stored vectors (tombstones) exceed this fraction
   // of the live vectors, the index is rebuilt from the live vectors. Default: 0.25.
