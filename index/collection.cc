@@ -500,6 +500,31 @@ absl::StatusOr<uint64_t> Collection::Put(std::vector<StoredRecord>& records) {
   return seq;
 }
 
+absl::StatusOr<uint64_t> Collection::PutVectors(uint64_t key,
+                                                const std::vector<StoredVector>& vectors) {
+  Impl& d = *impl_;
+  absl::MutexLock write_lock(&d.write_mu);
+  MATALIGN_ASSIGN_OR_RETURN(uint64_t seq, d.store->PutVectors(key, vectors));
+  std::map<Modality, std::shared_ptr<VectorIndex>> current;
+  std::string v;
+  {
+    absl::ReaderMutexLock lock(&d.mu);
+    current = d.indexes;
+    v = d.version;
+  }
+  StoredRecord r;
+  r.key = key;
+  r.vectors = vectors;
+  for (const auto& [m, index] : current) {
+    bool touched = false;
+    for (const StoredVector& sv : vectors)
+      touched = touched || (sv.modality == m && sv.model_version == v);
+    if (!touched || index->needs_training()) continue;
+    MATALIGN_RETURN_IF_ERROR(Impl::Apply(index.get(), {key}, {&r}, v, m));
+  }
+  return seq;
+}
+
 absl::StatusOr<uint64_t> Collection::Delete(const std::vector<uint64_t>& keys, int64_t* deleted) {
   Impl& d = *impl_;
   absl::MutexLock write_lock(&d.write_mu);

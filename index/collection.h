@@ -95,6 +95,10 @@ class Collection {
   // Writes `records` to the store (one atomic batch, see RecordStore::Put), then updates the
   // indexes of the current model version. Returns the store sequence number of the write.
   absl::StatusOr<uint64_t> Put(std::vector<StoredRecord>& records);
+  // Adds or replaces vectors of stored record `key` (RecordStore::PutVectors), e.g. those of
+  // a new model version being prepared while the current one serves; vectors of the current
+  // version also go to its indexes. Returns the store sequence number of the write.
+  absl::StatusOr<uint64_t> PutVectors(uint64_t key, const std::vector<StoredVector>& vectors);
   // Deletes records from the store and the indexes. `deleted` as in RecordStore::Delete.
   absl::StatusOr<uint64_t> Delete(const std::vector<uint64_t>& keys, int64_t* deleted = nullptr);
 
@@ -109,7 +113,8 @@ class Collection {
   // Keys of the records matching `filter` (sorted).
   absl::StatusOr<std::vector<int64_t>> MatchingKeys(const RecordFilter& filter) const;
 
-  // Makes `version` the searched model version and (re)builds its indexes from the store.
+  // Makes `version` the searched model version: builds its indexes from the store while
+  // searches keep using the current ones, then swaps them in at once. Writes wait.
   absl::Status SetModelVersion(const std::string& version);
   // Saves every index with the store's current sequence number and trims the change log.
   absl::Status Snapshot();

@@ -302,6 +302,44 @@ TEST_P(CollectionCrashTest, KilledWriterRecoversIndexesEqualToTheStore) {
 
 INSTANTIATE_TEST_SUITE_P(Factories, CollectionCrashTest, ::testing::Values("Flat", "HNSW32"));
 
+TEST(CollectionTest, NewModelVersionIsPreparedThenSwappedIn) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto c, Collection::Open(tmp.path(), {}));
+  std::vector<StoredRecord> batch;
+  for (int i = 0; i < 60; ++i) batch.push_back(MakeRecord(i));
+  ASSERT_OK(c->Put(batch));
+  // Version "v2" (another dimension) for the text of every record, written while v1 serves.
+  std::mt19937 rng(3);
+  std::map<uint64_t, std::vector<float>> v2;
+  for (const auto& r : batch) {
+    std::vector<float> x(8);
+    double norm = 0;
+    for (float& e : x) {
+      e = std::normal_distribution<float>()(rng);
+      norm += e * e;
+    }
+    for (float& e : x) e = static_cast<float>(e / std::sqrt(norm));  // unit: self scores best
+    v2[r.key] = x;
+    ASSERT_OK(c->PutVectors(r.key, {{Modality::kText, "v2", x}}));
+  }
+  EXPECT_EQ(c->model_version(), "v1");
+  EXPECT_EQ(c->IndexedKeys(Modality::kText).size(), 60u);
+  const auto& q1 = batch[5].vectors[0].values;
+  ASSERT_OK_AND_ASSIGN(auto hits, c->Search(Modality::kText, q1.data(), 1, kDim, 1));
+  EXPECT_EQ(hits[0][0].key, batch[5].key);
+
+  ASSERT_OK(c->SetModelVersion("v2"));
+  EXPECT_EQ(c->model_version(), "v2");
+  EXPECT_EQ(c->IndexedKeys(Modality::kText).size(), 60u);
+  EXPECT_TRUE(c->IndexedKeys(Modality::kStructure).empty());  // v2 has no structure vectors
+  EXPECT_EQ(c->Search(Modality::kText, q1.data(), 1, kDim, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);  // v1's dimension
+  const auto& q2 = v2[batch[7].key];
+  ASSERT_OK_AND_ASSIGN(hits, c->Search(Modality::kText, q2.data(), 1, 8, 1));
+  EXPECT_EQ(hits[0][0].key, batch[7].key);
+  EXPECT_EQ(c->store().model_version(), "v2");
+}
+
 TEST(CollectionTest, DamagedSnapshotIsRebuiltFromTheStore) {
   TempDir tmp;
   std::vector<int64_t> keys;

@@ -446,12 +446,12 @@ TEST_P(VectorIndexConfigTest, TombstonesAreCompacted) {
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, VectorIndexConfigTest,
-    ::testing::Values(Config{"Flat", "Flat", 4096, /*exact=*/true, /*tombstones=*/false},
+    ::testing::Values(Config{"Flat", "Flat", 8192, /*exact=*/true, /*tombstones=*/false},
                       Config{"FlatFaissFilter", "Flat", 0, true, false},
-                      Config{"Hnsw", "HNSW32", 4096, false, true},
+                      Config{"Hnsw", "HNSW32", 8192, false, true},
                       Config{"HnswFaissFilter", "HNSW32", 0, false, true},
                       // nprobe (16) == nlist: the IVF scan is exhaustive, hence exact.
-                      Config{"IvfExhaustive", "IVF16,Flat", 4096, true, true},
+                      Config{"IvfExhaustive", "IVF16,Flat", 8192, true, true},
                       Config{"IvfExhaustiveFaissFilter", "IVF16,Flat", 0, true, true}),
     [](const ::testing::TestParamInfo<Config>& info) { return info.param.name; });
 
