@@ -91,6 +91,9 @@ struct Collection::Impl {
   absl::flat_hash_map<uint64_t, Attributes> attributes ABSL_GUARDED_BY(mu);
   std::vector<std::string> routes ABSL_GUARDED_BY(mu);
   std::vector<IndexLoadReport> reports ABSL_GUARDED_BY(mu);
+  // An index update failed after its store write: the indexes must be rebuilt before they
+  // may be saved.
+  bool dirty ABSL_GUARDED_BY(mu) = false;
 
   std::string SnapshotPath(const std::string& v, Modality m) const {
     return absl::StrCat(dir, "/snapshots/", v, "/", ModalityName(m), ".faiss");
@@ -359,10 +362,47 @@ struct Collection::Impl {
     return std::move(index);
   }
 
-  // Builds the indexes of version `v` (snapshot + replay, or rebuild).
-  absl::Status LoadIndexes(const std::string& v, bool allow_snapshots) {
-    std::map<Modality, std::shared_ptr<VectorIndex>> built;
-    std::vector<IndexLoadReport> new_reports;
+  // A fresh index for (v, m) filled from the store. An index type that needs training is
+  // trained on the store's first vectors; when that fails (too few vectors for its lists)
+  // the modality is served by exact Flat search until the next rebuild, and `note` says so.
+  absl::StatusOr<std::unique_ptr<VectorIndex>> BuildFromStore(const std::string& v, Modality m,
+                                                              int dim, std::string* note) {
+    VectorIndexOptions o = options.index;
+    o.dim = dim;
+    MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, VectorIndex::Create(o));
+    absl::Status s = Rebuild(index.get(), v, m);
+    if (!s.ok() && index->needs_training()) {
+      *note = absl::StrCat(note->empty() ? "" : "; ", o.factory, " not trained (", s.message(),
+                           "): exact Flat search until a rebuild");
+      o.factory = "Flat";
+      MATALIGN_ASSIGN_OR_RETURN(index, VectorIndex::Create(o));
+      s = Rebuild(index.get(), v, m);
+    }
+    MATALIGN_RETURN_IF_ERROR(s);
+    return index;
+  }
+
+  // A new, empty index for the first vectors of a modality in the current version. Index
+  // types that need training start as Flat (they cannot be trained on a handful of vectors);
+  // the next rebuild (Open with `rebuild`, SetModelVersion) uses the configured type.
+  absl::StatusOr<std::unique_ptr<VectorIndex>> NewIndex(int dim) {
+    VectorIndexOptions o = options.index;
+    o.dim = dim;
+    MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, VectorIndex::Create(o));
+    if (!index->needs_training()) return index;
+    o.factory = "Flat";
+    return VectorIndex::Create(o);
+  }
+
+  struct Built {
+    std::map<Modality, std::shared_ptr<VectorIndex>> indexes;
+    std::vector<IndexLoadReport> reports;
+  };
+
+  // Builds the indexes of version `v` (snapshot + replay, or from the store) without
+  // touching the ones in use.
+  absl::StatusOr<Built> BuildIndexes(const std::string& v, bool allow_snapshots) {
+    Built built;
     for (const auto& [version, dims] : store->VectorVersions()) {
       if (version != v) continue;
       for (const auto& [m, dim] : dims) {
@@ -371,28 +411,86 @@ struct Collection::Impl {
         report.modality = m;
         std::unique_ptr<VectorIndex> index;
         if (allow_snapshots) {
-          MATALIGN_ASSIGN_OR_RETURN(index, FromSnapshot(v, m, dim, &report));
+          auto loaded = FromSnapshot(v, m, dim, &report);
+          if (loaded.ok()) {
+            index = *std::move(loaded);
+          } else {
+            // A snapshot that cannot be caught up is not fatal: the store has everything.
+            report.note = absl::StrCat("snapshot not used: ", loaded.status().message());
+            report.from_snapshot = false;
+            report.replayed_changes = 0;
+          }
         } else {
           report.note = "rebuild requested";
         }
         if (index == nullptr) {
-          VectorIndexOptions o = options.index;
-          o.dim = dim;
-          MATALIGN_ASSIGN_OR_RETURN(index, VectorIndex::Create(o));
-          MATALIGN_RETURN_IF_ERROR(Rebuild(index.get(), v, m));
+          MATALIGN_ASSIGN_OR_RETURN(index, BuildFromStore(v, m, dim, &report.note));
         }
         report.vectors = index->size();
         report.seconds = SecondsSince(start);
-        new_reports.push_back(report);
-        built[m] = std::move(index);
+        built.reports.push_back(report);
+        built.indexes[m] = std::move(index);
       }
     }
+    return built;
+  }
+
+  void Install(const std::string& v, Built built) {
     absl::MutexLock lock(&mu);
     version = v;
-    indexes = std::move(built);
-    reports = std::move(new_reports);
+    indexes = std::move(built.indexes);
+    reports = std::move(built.reports);
+    dirty = false;
+  }
+
+  // Creates indexes for modalities of the current version that `records` bring first.
+  absl::Status EnsureIndexes(const std::vector<const StoredRecord*>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
+    absl::MutexLock lock(&mu);
+    for (const StoredRecord* r : records) {
+      for (const StoredVector& sv : r->vectors) {
+        if (sv.model_version != version || indexes.count(sv.modality) > 0) continue;
+        MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
+                                  NewIndex(static_cast<int>(sv.values.size())));
+        indexes[sv.modality] = std::move(index);
+      }
+    }
     return absl::OkStatus();
   }
+
+  // Applies committed `records` to every index of the current version. A failure leaves
+  // the indexes behind the store: they are marked dirty and rebuilt before the next
+  // snapshot, so that a snapshot never records a state the store does not have.
+  absl::Status ApplyAll(const std::vector<uint64_t>& keys,
+                        const std::vector<const StoredRecord*>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
+    std::map<Modality, std::shared_ptr<VectorIndex>> current;
+    std::string v;
+    {
+      absl::ReaderMutexLock lock(&mu);
+      current = indexes;
+      v = version;
+    }
+    for (const auto& [m, index] : current) {
+      absl::Status s = Apply(index.get(), keys, records, v, m);
+      if (!s.ok()) {
+        absl::MutexLock lock(&mu);
+        dirty = true;
+        return absl::Status(s.code(),
+                            absl::StrCat("written to the store, but the ", ModalityName(m),
+                                         " index failed (it will be "
+                                         "rebuilt from the store): ",
+                                         s.message()));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // After a committed write of `records`: the first vectors of a new collection choose its
+  // model version (indexes built from the store, then the version recorded); otherwise the
+  // indexes of the current version follow.
+  absl::Status FollowWrite(const std::vector<StoredRecord>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu);
 
   absl::Status SnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
     if (options.store.read_only) return absl::OkStatus();
@@ -404,6 +502,19 @@ struct Collection::Impl {
       current = indexes;
     }
     if (v.empty()) return absl::OkStatus();
+    bool rebuild;
+    {
+      absl::ReaderMutexLock lock(&mu);
+      rebuild = dirty;
+    }
+    if (rebuild) {
+      MATALIGN_ASSIGN_OR_RETURN(Built built, BuildIndexes(v, /*allow_snapshots=*/false));
+      current = built.indexes;
+      Install(v, std::move(built));
+    }
+    // With async durability the store's log may still sit in the page cache: a snapshot
+    // must never be ahead of what a machine crash leaves of the store.
+    MATALIGN_RETURN_IF_ERROR(store->SyncWal());
     const uint64_t seq = store->last_sequence();
     std::error_code ec;
     fs::create_directories(absl::StrCat(dir, "/snapshots/", v), ec);
@@ -444,59 +555,61 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Open(const std::string& 
   MATALIGN_RETURN_IF_ERROR(impl->LoadAllAttributes(!options.rebuild));
   const std::string version = impl->store->model_version();
   if (!version.empty()) {
-    MATALIGN_RETURN_IF_ERROR(impl->LoadIndexes(version, !options.rebuild));
+    MATALIGN_ASSIGN_OR_RETURN(Impl::Built built, impl->BuildIndexes(version, !options.rebuild));
+    impl->Install(version, std::move(built));
   }
   return std::unique_ptr<Collection>(new Collection(std::move(impl)));
 }
 
-absl::StatusOr<uint64_t> Collection::Put(std::vector<StoredRecord>& records) {
-  Impl& d = *impl_;
-  absl::MutexLock write_lock(&d.write_mu);
-  MATALIGN_ASSIGN_OR_RETURN(uint64_t seq, d.store->Put(records));
+namespace {
+
+// The keys of `records` and pointers to them, as Impl::ApplyAll takes them.
+void KeysOf(const std::vector<StoredRecord>& records, std::vector<uint64_t>* keys,
+            std::vector<const StoredRecord*>* pointers) {
+  for (const StoredRecord& r : records) {
+    keys->push_back(r.key);
+    pointers->push_back(&r);
+  }
+}
+
+}  // namespace
+
+absl::Status Collection::Impl::FollowWrite(const std::vector<StoredRecord>& records) {
+  Impl& d = *this;
   std::string v;
   {
-    absl::MutexLock lock(&d.mu);
-    for (const StoredRecord& r : records) d.attributes[r.key] = d.AttributesOf(r.record);
+    absl::ReaderMutexLock lock(&d.mu);
     v = d.version;
   }
   if (v.empty()) {
-    // The first vectors written choose the model version of a new collection.
     for (const StoredRecord& r : records) {
       if (!r.vectors.empty()) {
         v = r.vectors[0].model_version;
         break;
       }
     }
-    if (v.empty()) return seq;
+    if (v.empty()) return absl::OkStatus();
+    MATALIGN_ASSIGN_OR_RETURN(Built built, d.BuildIndexes(v, /*allow_snapshots=*/false));
     MATALIGN_RETURN_IF_ERROR(d.store->SetModelVersion(v));
-    MATALIGN_RETURN_IF_ERROR(d.LoadIndexes(v, /*allow_snapshots=*/false));
-    return seq;
-  }
-  std::map<Modality, std::shared_ptr<VectorIndex>> current;
-  {
-    absl::MutexLock lock(&d.mu);
-    for (const StoredRecord& r : records) {
-      for (const StoredVector& sv : r.vectors) {
-        if (sv.model_version != v || d.indexes.count(sv.modality) > 0) continue;
-        // The first vector of a modality in this version: a new index.
-        VectorIndexOptions o = d.options.index;
-        o.dim = static_cast<int>(sv.values.size());
-        MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, VectorIndex::Create(o));
-        d.indexes[sv.modality] = std::move(index);
-      }
-    }
-    current = d.indexes;
+    d.Install(v, std::move(built));
+    return absl::OkStatus();
   }
   std::vector<uint64_t> keys;
   std::vector<const StoredRecord*> pointers;
-  for (const StoredRecord& r : records) {
-    keys.push_back(r.key);
-    pointers.push_back(&r);
+  KeysOf(records, &keys, &pointers);
+  MATALIGN_RETURN_IF_ERROR(d.EnsureIndexes(pointers));
+  return d.ApplyAll(keys, pointers);
+}
+
+absl::StatusOr<uint64_t> Collection::Put(std::vector<StoredRecord>& records) {
+  Impl& d = *impl_;
+  absl::MutexLock write_lock(&d.write_mu);
+  MATALIGN_ASSIGN_OR_RETURN(uint64_t seq, d.store->Put(records));
+  {
+    absl::MutexLock lock(&d.mu);
+    for (const StoredRecord& r : records) d.attributes[r.key] = d.AttributesOf(r.record);
   }
-  for (const auto& [m, index] : current) {
-    if (index->needs_training()) continue;  // trained on the first rebuild
-    MATALIGN_RETURN_IF_ERROR(Impl::Apply(index.get(), keys, pointers, v, m));
-  }
+  MATALIGN_RETURN_IF_ERROR(d.FollowWrite(records));
   return seq;
 }
 
@@ -505,23 +618,14 @@ absl::StatusOr<uint64_t> Collection::PutVectors(uint64_t key,
   Impl& d = *impl_;
   absl::MutexLock write_lock(&d.write_mu);
   MATALIGN_ASSIGN_OR_RETURN(uint64_t seq, d.store->PutVectors(key, vectors));
-  std::map<Modality, std::shared_ptr<VectorIndex>> current;
-  std::string v;
-  {
-    absl::ReaderMutexLock lock(&d.mu);
-    current = d.indexes;
-    v = d.version;
-  }
-  StoredRecord r;
-  r.key = key;
-  r.vectors = vectors;
-  for (const auto& [m, index] : current) {
-    bool touched = false;
-    for (const StoredVector& sv : vectors)
-      touched = touched || (sv.modality == m && sv.model_version == v);
-    if (!touched || index->needs_training()) continue;
-    MATALIGN_RETURN_IF_ERROR(Impl::Apply(index.get(), {key}, {&r}, v, m));
-  }
+  // The index update needs the record's vectors of the current version: all of them, since
+  // Apply removes ids without one.
+  GetOptions vectors_only;
+  vectors_only.raw = false;
+  MATALIGN_ASSIGN_OR_RETURN(StoredRecord r, d.store->Get(key, vectors_only));
+  std::vector<StoredRecord> records;
+  records.push_back(std::move(r));
+  MATALIGN_RETURN_IF_ERROR(d.FollowWrite(records));
   return seq;
 }
 
@@ -529,16 +633,15 @@ absl::StatusOr<uint64_t> Collection::Delete(const std::vector<uint64_t>& keys, i
   Impl& d = *impl_;
   absl::MutexLock write_lock(&d.write_mu);
   MATALIGN_ASSIGN_OR_RETURN(uint64_t seq, d.store->Delete(keys, deleted));
-  std::map<Modality, std::shared_ptr<VectorIndex>> current;
   {
     absl::MutexLock lock(&d.mu);
     for (uint64_t k : keys) d.attributes.erase(k);
-    current = d.indexes;
   }
-  std::vector<int64_t> ids(keys.begin(), keys.end());
-  for (const auto& [m, index] : current) {
-    MATALIGN_RETURN_IF_ERROR(index->Remove(ids.data(), static_cast<int64_t>(ids.size())));
+  std::vector<uint64_t> valid;
+  for (uint64_t k : keys) {
+    if (k <= static_cast<uint64_t>(INT64_MAX)) valid.push_back(k);  // others were never stored
   }
+  MATALIGN_RETURN_IF_ERROR(d.ApplyAll(valid, std::vector<const StoredRecord*>(valid.size())));
   return seq;
 }
 
@@ -609,9 +712,13 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(Modality modali
 }
 
 absl::Status Collection::SetModelVersion(const std::string& version) {
-  absl::MutexLock write_lock(&impl_->write_mu);
-  MATALIGN_RETURN_IF_ERROR(impl_->store->SetModelVersion(version));
-  return impl_->LoadIndexes(version, /*allow_snapshots=*/false);
+  Impl& d = *impl_;
+  absl::MutexLock write_lock(&d.write_mu);
+  // Build first: if that fails, the store still names the version that serves.
+  MATALIGN_ASSIGN_OR_RETURN(Impl::Built built, d.BuildIndexes(version, /*allow_snapshots=*/false));
+  MATALIGN_RETURN_IF_ERROR(d.store->SetModelVersion(version));
+  d.Install(version, std::move(built));
+  return absl::OkStatus();
 }
 
 absl::Status Collection::Snapshot() {

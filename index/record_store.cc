@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "corpus/manifest.h"
+#include "text/normalize.h"
 #include "nlohmann/json.hpp"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -274,6 +275,7 @@ struct RecordStore::Impl {
     if (v.model_version.empty() || v.model_version.size() > 255) {
       return absl::InvalidArgumentError("model_version must have 1 to 255 bytes");
     }
+    MATALIGN_RETURN_IF_ERROR(text::ValidateUtf8(v.model_version, "model_version"));
     const Modality m = v.modality;
     if (static_cast<int>(m) < 1 || static_cast<int>(m) > 4) {
       return absl::InvalidArgumentError("unknown modality");
@@ -464,6 +466,8 @@ absl::StatusOr<uint64_t> RecordStore::Put(std::vector<StoredRecord>& records) {
       return absl::Status(s.code(), absl::StrCat("record ", i, " ('", name, "'): ", s.message()));
     };
     if (name.empty()) return fail(absl::InvalidArgumentError("empty name (record.id)"));
+    // The name is stored in JSON: invalid UTF-8 would come back changed.
+    if (absl::Status s = text::ValidateUtf8(name, "record.id"); !s.ok()) return fail(s);
     if (r.key == 0) r.key = KeyForName(name);
     if (r.key > 0x7fffffffffffffffull) {
       return fail(absl::InvalidArgumentError("key must be in [1, 2^63)"));
@@ -587,8 +591,12 @@ absl::Status FillRecord(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamily
     out->image_bytes.assign(rec.images.size(), "");
     for (const std::string& tag : meta.raw_tags) {
       std::string value;
-      MATALIGN_RETURN_IF_ERROR(FromRocks(db->Get(ro, cfs[kRaw], RawKey(key, tag), &value),
-                                         absl::StrCat("record ", key, " raw '", tag, "'")));
+      rocksdb::Status s = db->Get(ro, cfs[kRaw], RawKey(key, tag), &value);
+      if (s.IsNotFound()) {
+        return absl::DataLossError(
+            absl::StrCat("record ", key, ": raw entry '", tag, "' is missing"));
+      }
+      MATALIGN_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("record ", key, " raw '", tag, "'")));
       if (tag == "s" && rec.structure) {
         rec.structure->text = std::move(value);
       } else if (tag == "t" && rec.synthesis) {
@@ -607,9 +615,11 @@ absl::Status FillRecord(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamily
     for (size_t i = 0; i < meta.vectors.size(); ++i) {
       const auto& [version, m] = meta.vectors[i];
       std::string value;
-      MATALIGN_RETURN_IF_ERROR(
-          FromRocks(db->Get(ro, cfs[kVectors], VectorKey(version, m, key), &value),
-                    absl::StrCat("record ", key, " ", ModalityName(m), " vector of ", version)));
+      rocksdb::Status s = db->Get(ro, cfs[kVectors], VectorKey(version, m, key), &value);
+      const std::string what =
+          absl::StrCat("record ", key, " ", ModalityName(m), " vector of ", version);
+      if (s.IsNotFound()) return absl::DataLossError(what + " is missing");
+      MATALIGN_RETURN_IF_ERROR(FromRocks(s, what));
       if (value.size() != static_cast<size_t>(meta.dims[i]) * sizeof(float)) {
         return absl::DataLossError(absl::StrCat("record ", key, ": ", ModalityName(m),
                                                 " vector has ", value.size(), " bytes"));
@@ -683,10 +693,9 @@ absl::StatusOr<uint64_t> RecordStore::Delete(const std::vector<uint64_t>& keys, 
     batch.Put(d.cfs[kChanges], ChangeKey(seq, key), "d");
     ++n;
   }
+  if (n > 0) MATALIGN_RETURN_IF_ERROR(d.Commit(&batch, seq, {}));
   if (deleted != nullptr) *deleted = n;
-  if (n == 0) return d.last_sequence.load();
-  MATALIGN_RETURN_IF_ERROR(d.Commit(&batch, seq, {}));
-  return seq;
+  return n > 0 ? seq : d.last_sequence.load();
 }
 
 absl::Status RecordStore::ForEachVector(
@@ -781,6 +790,13 @@ absl::Status RecordStore::SetModelVersion(const std::string& version) {
 absl::Status RecordStore::DeleteModelVersion(const std::string& model_version) {
   Impl& d = *impl_;
   MATALIGN_RETURN_IF_ERROR(d.Writable());
+  {
+    absl::MutexLock lock(&d.mu);
+    if (model_version == d.model_version) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model version ", model_version, " is the current one; switch to another first"));
+    }
+  }
   const std::string prefix = VectorPrefix(model_version);
   const std::string end = PrefixEnd(prefix);
   while (true) {
@@ -798,15 +814,16 @@ absl::Status RecordStore::DeleteModelVersion(const std::string& model_version) {
     MATALIGN_RETURN_IF_ERROR(FromRocks(it->status(), "iterating vectors"));
     rocksdb::WriteBatch batch;
     if (keys.empty()) {
-      for (auto it2 = d.dims.begin(); it2 != d.dims.end();) {
-        if (it2->first.first == model_version) {
-          batch.Delete(d.cfs[kMeta], DimKey(model_version, it2->first.second));
-          it2 = d.dims.erase(it2);
-        } else {
-          ++it2;
-        }
+      for (const auto& [pair, dim] : d.dims) {
+        if (pair.first == model_version)
+          batch.Delete(d.cfs[kMeta], DimKey(pair.first, pair.second));
       }
-      return FromRocks(d.db->Write(d.WriteOpts(), &batch), "deleting dimensions");
+      MATALIGN_RETURN_IF_ERROR(
+          FromRocks(d.db->Write(d.WriteOpts(), &batch), "deleting dimensions"));
+      for (auto it2 = d.dims.begin(); it2 != d.dims.end();) {
+        it2 = it2->first.first == model_version ? d.dims.erase(it2) : std::next(it2);
+      }
+      return absl::OkStatus();
     }
     for (uint64_t key : keys) {
       MATALIGN_ASSIGN_OR_RETURN(std::optional<RecordMeta> meta, d.ReadMeta(key));
@@ -929,6 +946,11 @@ int64_t RecordStore::ApproximateCount() const {
   uint64_t n = 0;
   impl_->db->GetIntProperty(impl_->cfs[kRecords], "rocksdb.estimate-num-keys", &n);
   return static_cast<int64_t>(n);
+}
+
+absl::Status RecordStore::SyncWal() {
+  if (impl_->options.read_only) return absl::OkStatus();
+  return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "syncing the log of " + impl_->dir);
 }
 
 absl::Status RecordStore::Flush() {

@@ -7,7 +7,7 @@
 //                                               plus the list of vectors the record has
 //   raw      key(8) 's' | 't' | 'i' idx(2)   -> structure text | synthesis text | image bytes
 //   vectors  len(1) version modality(1) key(8) -> float32 little-endian values
-//   changes  seq(8)                          -> key(8) op(1): 'p' put | 'd' delete
+//   changes  seq(8) key(8)                   -> op(1): 'p' put | 'd' delete
 //   meta     "schema_version", "model_version", "last_sequence", "dim/<version>/<modality>"
 // A record, its raw inputs, its vectors and its change entry are written in one WriteBatch:
 // after a crash they are all there or none is.
@@ -151,7 +151,7 @@ class RecordStore {
   // (modality, version), an empty or non-finite vector, or a dimension that differs from
   // earlier vectors of the same (version, modality) (the message names the record);
   // AlreadyExists if a key is taken by a record with another name; FailedPrecondition when
-  // read-only. Nothing is written on error.
+  // read-only. Nothing is written on error (records[i].key may have been filled in).
   absl::StatusOr<uint64_t> Put(std::vector<StoredRecord>& records);
 
   // Adds or replaces vectors of existing record `key` (other vectors are kept). Same
@@ -192,7 +192,9 @@ class RecordStore {
   std::string model_version() const;
   absl::Status SetModelVersion(const std::string& version);
   // Deletes every vector of `model_version` (after a swap to a newer model). Not atomic as a
-  // whole: the vectors go in batches, each record's vector list with its vectors.
+  // whole: the vectors go in batches, each record's vector list with its vectors. Not in the
+  // change log (no index of a version other than the current one follows the log).
+  // FailedPrecondition for the current model_version().
   absl::Status DeleteModelVersion(const std::string& model_version);
   // Model versions that have vectors, and the dimension per modality:
   // {version -> {modality -> dim}}.
@@ -206,6 +208,9 @@ class RecordStore {
 
   // Approximate number of records (RocksDB's estimate; exact after a full compaction).
   int64_t ApproximateCount() const;
+  // Makes every acknowledged write durable against a machine crash (fsyncs RocksDB's log;
+  // a no-op cost with sync durability). Called before index snapshots are saved.
+  absl::Status SyncWal();
   // Flushes memtables to SST files (used before copying a store; not needed for durability).
   absl::Status Flush();
 

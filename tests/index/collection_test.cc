@@ -340,6 +340,30 @@ TEST(CollectionTest, NewModelVersionIsPreparedThenSwappedIn) {
   EXPECT_EQ(c->store().model_version(), "v2");
 }
 
+TEST(CollectionTest, IndexThatNeedsTrainingServesExactlyUntilItCanBeTrained) {
+  TempDir tmp;
+  CollectionOptions o;
+  o.index.factory = "IVF64,Flat";  // 64 lists cannot be trained on 30 vectors
+  std::vector<StoredRecord> batch;
+  {
+    ASSERT_OK_AND_ASSIGN(auto c, Collection::Open(tmp.path(), o));
+    for (int i = 0; i < 30; ++i) batch.push_back(MakeRecord(i));
+    ASSERT_OK(c->Put(batch));
+    EXPECT_EQ(c->IndexedKeys(Modality::kText).size(), 30u);
+    ASSERT_OK_AND_ASSIGN(auto hits,
+                         c->Search(Modality::kText, batch[4].vectors[0].values.data(), 1, kDim, 1));
+    EXPECT_EQ(hits[0][0].key, batch[4].key);
+  }
+  o.rebuild = true;
+  ASSERT_OK_AND_ASSIGN(auto c, Collection::Open(tmp.path(), o));
+  bool noted = false;
+  for (const auto& r : c->load_reports()) {
+    noted = noted || r.note.find("not trained") != std::string::npos;
+  }
+  EXPECT_TRUE(noted);
+  EXPECT_EQ(c->IndexedKeys(Modality::kText).size(), 30u);
+}
+
 TEST(CollectionTest, DamagedSnapshotIsRebuiltFromTheStore) {
   TempDir tmp;
   std::vector<int64_t> keys;

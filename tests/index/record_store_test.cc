@@ -234,6 +234,11 @@ TEST_P(RecordStoreTest, InvalidWritesChangeNothing) {
     expect_rejected({bad}, absl::StatusCode::kAlreadyExists, "belongs to record 'mat-0'");
   }
   {
+    StoredRecord bad = MakeRecord(9);
+    bad.record.id = "bad\xff";
+    expect_rejected({bad}, absl::StatusCode::kInvalidArgument, "invalid UTF-8");
+  }
+  {
     StoredRecord bad = MakeRecord(8);
     bad.record.composition["Xx"] = 1;
     expect_rejected({bad}, absl::StatusCode::kInvalidArgument, "record 0 ('mat-8')");
@@ -321,6 +326,9 @@ TEST_P(RecordStoreTest, IteratesVectorsByModelVersionAndDropsOldVersions) {
   EXPECT_EQ(versions[1].first, "2");
   EXPECT_EQ(versions[1].second, (std::vector<std::pair<Modality, int>>{{Modality::kStructure, 4}}));
 
+  ASSERT_OK(store->SetModelVersion("1"));
+  EXPECT_EQ(store->DeleteModelVersion("1").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK(store->SetModelVersion("2"));
   ASSERT_OK(store->DeleteModelVersion("1"));
   int left = 0;
   for (Modality m : kAllModalities) {
