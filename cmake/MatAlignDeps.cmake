@@ -41,6 +41,10 @@ if(NOT MATALIGN_FUZZ)
   target_link_libraries(matalign_rocksdb INTERFACE ${ROCKSDB_LIBRARY})
   find_package(OpenMP REQUIRED COMPONENTS CXX)
   find_package(faiss CONFIG REQUIRED)
+  # cpp-httplib (Debian builds it as a shared library; its pkg-config Cflags carry the
+  # CPPHTTPLIB_*_SUPPORT defines that the header's declarations depend on): mmserver's
+  # /metrics and /healthz.
+  pkg_check_modules(CPPHTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
   if(MATALIGN_WITH_TORCH)
     # Debian's LibTorch 1.13.1 (CPU). The BLAS behind it is chosen by alternatives;
     # libopenblas0-openmp must be installed for usable matrix speed.
