@@ -2,12 +2,16 @@
 #ifndef MATALIGN_TESTS_TEST_UTIL_H_
 #define MATALIGN_TESTS_TEST_UTIL_H_
 
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -64,6 +68,66 @@ inline std::string BinaryPath(const std::string& name) {
   const char* dir = std::getenv("MATALIGN_BIN_DIR");
   return std::string(dir ? dir : "build/bin") + "/" + name;
 }
+
+// A copy of this test binary running one disabled test (the writer of a fault test) as a
+// child process whose stdout the parent reads, to kill it at a chosen point (RocksDB's
+// db_stress style): the child prints "ack <n>" after each acknowledged write.
+class ChildTest {
+ public:
+  // Starts `/proc/self/exe --gtest_also_run_disabled_tests --gtest_filter=<test>` with
+  // `env` added to the environment. Returns false if fork or pipe fails.
+  bool Start(const std::string& test, const std::vector<std::pair<std::string, std::string>>& env) {
+    int fds[2];
+    if (::pipe(fds) != 0) return false;
+    pid_ = ::fork();
+    if (pid_ < 0) return false;
+    if (pid_ == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::close(fds[0]);
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      const std::string filter = "--gtest_filter=" + test;
+      ::execl("/proc/self/exe", "child", "--gtest_also_run_disabled_tests", filter.c_str(),
+              nullptr);
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    fd_ = fds[0];
+    return true;
+  }
+  // Reads the child's lines until one says "ack <n>" with n >= `at_least`; returns the
+  // largest n seen (-1 if the child's output ended first).
+  int WaitForAck(int at_least) {
+    int acked = -1;
+    std::string line;
+    char c;
+    while (acked < at_least && ::read(fd_, &c, 1) == 1) {
+      if (c != '\n') {
+        line.push_back(c);
+        continue;
+      }
+      if (line.rfind("ack ", 0) == 0) acked = std::atoi(line.c_str() + 4);
+      line.clear();
+    }
+    return acked;
+  }
+  // Sends SIGKILL and reaps the child; true if it died of that signal (rather than ending
+  // on its own).
+  bool Kill() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+  ~ChildTest() { Kill(); }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
 
 }  // namespace matalign::testing
 

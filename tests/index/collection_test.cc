@@ -219,38 +219,13 @@ TEST_P(CollectionCrashTest, KilledWriterRecoversIndexesEqualToTheStore) {
     ASSERT_OK(c->Put(batch));
   }
   for (int round = 0; round < 3; ++round) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::setenv(kDirEnv, tmp.path().c_str(), 1);
-      ::setenv(kFactoryEnv, GetParam().c_str(), 1);
-      ::execl("/proc/self/exe", "collection_test", "--gtest_also_run_disabled_tests",
-              "--gtest_filter=CollectionCrashChild.DISABLED_ChildWriter", nullptr);
-      ::_exit(127);
-    }
-    ::close(fds[1]);
+    ::matalign::testing::ChildTest child;
+    ASSERT_TRUE(child.Start("CollectionCrashChild.DISABLED_ChildWriter",
+                            {{kDirEnv, tmp.path()}, {kFactoryEnv, GetParam()}}));
     const int kill_after = 100 + 50 * round;
-    int acked = -1;
-    std::string line;
-    char ch;
-    while (acked < kill_after && ::read(fds[0], &ch, 1) == 1) {
-      if (ch != '\n') {
-        line.push_back(ch);
-        continue;
-      }
-      if (line.rfind("ack ", 0) == 0) acked = std::atoi(line.c_str() + 4);
-      line.clear();
-    }
+    ASSERT_GE(child.WaitForAck(kill_after), kill_after);
     ::usleep(static_cast<useconds_t>(round * 300));  // fault injection: land mid-write
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ::close(fds[0]);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "child ended on its own: " << status;
+    ASSERT_TRUE(child.Kill()) << "the child ended on its own";
 
     CollectionOptions o = first;
     o.snapshot_on_close = false;

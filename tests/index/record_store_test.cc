@@ -471,40 +471,16 @@ TEST(RecordStoreCrashTest, DISABLED_ChildWriter) {
 TEST(RecordStoreCrashTest, KilledWriterLeavesOnlyCompleteRecords) {
   TempDir tmp;
   for (int round = 0; round < 5; ++round) {
-    int pipe_fds[2];
-    ASSERT_EQ(::pipe(pipe_fds), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::dup2(pipe_fds[1], STDOUT_FILENO);
-      ::close(pipe_fds[0]);
-      ::setenv(kCrashDirEnv, tmp.path().c_str(), 1);
-      ::execl("/proc/self/exe", "record_store_test", "--gtest_also_run_disabled_tests",
-              "--gtest_filter=RecordStoreCrashTest.DISABLED_ChildWriter", nullptr);
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
+    ::matalign::testing::ChildTest child;
+    ASSERT_TRUE(
+        child.Start("RecordStoreCrashTest.DISABLED_ChildWriter", {{kCrashDirEnv, tmp.path()}}));
     // Kill the child after a round-dependent number of acknowledged records.
     const int kill_after = 20 + 15 * round;
-    int acked = -1;
-    std::string buf;
-    char c;
-    while (acked < kill_after && ::read(pipe_fds[0], &c, 1) == 1) {
-      if (c != '\n') {
-        buf.push_back(c);
-        continue;
-      }
-      if (buf.rfind("ack ", 0) == 0) acked = std::atoi(buf.c_str() + 4);
-      buf.clear();
-    }
+    const int acked = child.WaitForAck(kill_after);
     // Let the child run into its next write for a round-dependent while (fault injection, not
     // synchronisation): the kill lands before, inside or after that write.
     ::usleep(static_cast<useconds_t>(round * 400));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ::close(pipe_fds[0]);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "child ended on its own, status " << status;
+    ASSERT_TRUE(child.Kill()) << "the child ended on its own";
     ASSERT_GE(acked, kill_after);
 
     auto store = OpenOrDie(tmp.path());
