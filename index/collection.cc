@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -192,32 +194,47 @@ struct Collection::Impl {
     return seq;
   }
 
+  // The keys of the records written after sequence `seq`, in key order, and how many change
+  // entries named them; nullopt when the store's change log no longer reaches back to
+  // seq + 1 (trimmed) or `seq` is ahead of the store.
+  absl::StatusOr<std::optional<std::vector<uint64_t>>> ChangedSince(uint64_t seq,
+                                                                    int64_t* entries) const {
+    const uint64_t last = store->last_sequence();
+    if (seq > last) return std::optional<std::vector<uint64_t>>();
+    std::set<uint64_t> keys;
+    uint64_t expected = seq + 1;
+    bool gap = false;
+    int64_t n = 0;
+    MATALIGN_RETURN_IF_ERROR(store->ForEachChange(seq, [&](const Change& c) {
+      gap = gap || c.sequence > expected;
+      expected = c.sequence + 1;
+      keys.insert(c.key);
+      ++n;
+      return absl::OkStatus();
+    }));
+    if (gap || expected != last + 1) return std::optional<std::vector<uint64_t>>();
+    if (entries != nullptr) *entries = n;
+    return std::optional<std::vector<uint64_t>>(std::vector<uint64_t>(keys.begin(), keys.end()));
+  }
+
   // Fills the attribute table: snapshot + replay, else a scan of every record.
   absl::Status LoadAllAttributes(bool allow_snapshot) {
     absl::MutexLock lock(&mu);
     if (allow_snapshot) {
       auto seq = LoadAttributes();
-      if (seq.ok() && *seq <= store->last_sequence()) {
-        absl::flat_hash_set<uint64_t> keys;
-        uint64_t expected = *seq + 1;
-        bool gap = false;
-        MATALIGN_RETURN_IF_ERROR(store->ForEachChange(*seq, [&](const Change& c) {
-          gap = gap || c.sequence > expected;
-          expected = c.sequence + 1;
-          keys.insert(c.key);
-          return absl::OkStatus();
-        }));
-        if (!gap && expected == store->last_sequence() + 1) {
+      if (seq.ok()) {
+        MATALIGN_ASSIGN_OR_RETURN(std::optional<std::vector<uint64_t>> keys,
+                                  ChangedSince(*seq, nullptr));
+        if (keys) {
           GetOptions meta_only;
           meta_only.raw = false;
           meta_only.vectors = false;
-          std::vector<uint64_t> key_list(keys.begin(), keys.end());
-          auto records = store->MultiGet(key_list, meta_only);
-          for (size_t i = 0; i < key_list.size(); ++i) {
+          auto records = store->MultiGet(*keys, meta_only);
+          for (size_t i = 0; i < keys->size(); ++i) {
             if (records[i].ok()) {
-              attributes[key_list[i]] = AttributesOf(records[i]->record);
+              attributes[(*keys)[i]] = AttributesOf(records[i]->record);
             } else if (records[i].status().code() == absl::StatusCode::kNotFound) {
-              attributes.erase(key_list[i]);
+              attributes.erase((*keys)[i]);
             } else {
               return records[i].status();
             }
@@ -329,24 +346,15 @@ struct Collection::Impl {
       return std::unique_ptr<VectorIndex>();
     }
     // The change log must still hold every write after the snapshot.
-    absl::flat_hash_set<uint64_t> keys;
-    uint64_t expected = seq + 1;
-    bool gap = false;
-    MATALIGN_RETURN_IF_ERROR(store->ForEachChange(seq, [&](const Change& c) {
-      if (c.sequence > expected) gap = true;
-      expected = c.sequence + 1;
-      keys.insert(c.key);
-      ++report->replayed_changes;
-      return absl::OkStatus();
-    }));
-    if (gap || expected != last + 1) {
+    MATALIGN_ASSIGN_OR_RETURN(std::optional<std::vector<uint64_t>> keys,
+                              ChangedSince(seq, &report->replayed_changes));
+    if (!keys) {
       report->note = absl::StrCat("change log no longer reaches back to sequence ", seq + 1);
-      report->replayed_changes = 0;
       return std::unique_ptr<VectorIndex>();
     }
     GetOptions vectors_only;
     vectors_only.raw = false;
-    std::vector<uint64_t> key_list(keys.begin(), keys.end());
+    const std::vector<uint64_t>& key_list = *keys;
     auto records = store->MultiGet(key_list, vectors_only);
     std::vector<const StoredRecord*> pointers(key_list.size(), nullptr);
     for (size_t i = 0; i < key_list.size(); ++i) {

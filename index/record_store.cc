@@ -17,7 +17,6 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "corpus/manifest.h"
-#include "text/normalize.h"
 #include "nlohmann/json.hpp"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -25,6 +24,7 @@
 #include "rocksdb/slice.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "text/normalize.h"
 
 namespace matalign::index {
 namespace {
@@ -76,7 +76,7 @@ std::string RecordKey(uint64_t key) {
 // Raw entry tags: "s" structure, "t" synthesis text, "i<idx>" image idx.
 std::string RawKey(uint64_t key, absl::string_view tag) {
   std::string k = RecordKey(key);
-  if (tag[0] == 'i') {
+  if (!tag.empty() && tag[0] == 'i') {
     k.push_back('i');
     int idx = 0;
     (void)absl::SimpleAtoi(tag.substr(1), &idx);
@@ -601,7 +601,7 @@ absl::Status FillRecord(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamily
         rec.structure->text = std::move(value);
       } else if (tag == "t" && rec.synthesis) {
         rec.synthesis->text = std::move(value);
-      } else if (tag[0] == 'i') {
+      } else if (!tag.empty() && tag[0] == 'i') {
         int idx = -1;
         if (!absl::SimpleAtoi(tag.substr(1), &idx) || idx < 0 ||
             idx >= static_cast<int>(out->image_bytes.size())) {

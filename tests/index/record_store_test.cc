@@ -13,7 +13,7 @@
 #include <random>
 #include <set>
 
-#include "rocksdb/db.h"
+#include "tests/index/raw_store.h"
 #include "tests/test_util.h"
 
 namespace matalign::index {
@@ -358,20 +358,9 @@ TEST(RecordStoreOpenTest, NewerSchemaIsRefusedWithAClearMessage) {
   { ASSERT_NE(OpenOrDie(tmp.path()), nullptr); }
   {
     // Pretend a future MatAlign wrote it.
-    rocksdb::DB* db = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), tmp.path(), &names).ok());
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), tmp.path(), cfs, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema_version", "7").ok());
-      }
-    }
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
+    testing::RawStore raw(tmp.path());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Put("meta", "schema_version", "7"));
   }
   auto s = RecordStore::Open(tmp.path(), {});
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -412,26 +401,10 @@ TEST(RecordStoreCheckTest, ReportsMissingAndOrphanedEntries) {
   }
   {
     // Damage: drop one vector, add a stray raw entry.
-    rocksdb::DB* db = nullptr;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), tmp.path(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), tmp.path(), cfs, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "vectors") {
-        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
-        it->SeekToFirst();
-        ASSERT_TRUE(it->Valid());
-        ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[i], it->key()).ok());
-      }
-      if (names[i] == "raw") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "stray-key", "x").ok());
-      }
-    }
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
+    testing::RawStore raw(tmp.path());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.DeleteFirst("vectors"));
+    ASSERT_TRUE(raw.Put("raw", "stray-key", "x"));
   }
   auto store = OpenOrDie(tmp.path());
   ASSERT_OK_AND_ASSIGN(CheckReport report, store->Check());

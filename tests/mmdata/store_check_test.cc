@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "index/record_store.h"
-#include "rocksdb/db.h"
+#include "tests/index/raw_store.h"
 #include "tests/test_util.h"
 
 namespace matalign::index {
@@ -36,22 +36,9 @@ TEST(StoreCheckCliTest, HealthyDamagedAndMissingStores) {
 
   {
     // Drop one vector behind the store's back.
-    rocksdb::DB* db = nullptr;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir, cfs, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] != "vectors") continue;
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
-      it->SeekToFirst();
-      ASSERT_TRUE(it->Valid());
-      ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[i], it->key()).ok());
-    }
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
+    testing::RawStore raw(dir);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.DeleteFirst("vectors"));
   }
   auto bad = RunCommand(BinaryPath("mmdata") + " store check " + dir);
   EXPECT_EQ(bad.exit_code, 1) << bad.out;
