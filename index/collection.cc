@@ -729,12 +729,22 @@ absl::Status Collection::SetModelVersion(const std::string& version) {
   return absl::OkStatus();
 }
 
+absl::Status Collection::DeleteModelVersion(const std::string& version) {
+  absl::MutexLock write_lock(&impl_->write_mu);
+  return impl_->store->DeleteModelVersion(version);
+}
+
 absl::Status Collection::Snapshot() {
   absl::MutexLock write_lock(&impl_->write_mu);
   return impl_->SnapshotLocked();
 }
 
 const RecordStore& Collection::store() const { return *impl_->store; }
+
+int64_t Collection::size() const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  return static_cast<int64_t>(impl_->attributes.size());
+}
 
 std::string Collection::model_version() const {
   absl::ReaderMutexLock lock(&impl_->mu);

@@ -116,11 +116,16 @@ class Collection {
   // Makes `version` the searched model version: builds its indexes from the store while
   // searches keep using the current ones, then swaps them in at once. Writes wait.
   absl::Status SetModelVersion(const std::string& version);
+  // Deletes every stored vector of `version` (a model no longer served; see
+  // RecordStore::DeleteModelVersion). FailedPrecondition for the current version.
+  absl::Status DeleteModelVersion(const std::string& version);
   // Saves every index with the store's current sequence number and trims the change log.
   absl::Status Snapshot();
 
   // The underlying store (reads; writes must go through the collection).
   const RecordStore& store() const;
+  // Records in the collection (exact; from the in-memory filter attributes).
+  int64_t size() const;
   // The current model version ("" when none).
   std::string model_version() const;
   // Live vector ids of `modality`'s index, sorted (empty when there is none); for checks.

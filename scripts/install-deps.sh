@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ccache xz-utils
+  build-essential cmake ninja-build pkg-config git ccache xz-utils curl openssl util-linux
   clang libclang-rt-14-dev clang-format
   libtorch-dev libopenblas0-openmp libgloo-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev

@@ -27,6 +27,7 @@ absl::Status ReadConfig(const nlohmann::json& json, ServerConfig* c) {
   top.Read("model_version", &c->model_version);
   top.Read("device", &c->device);
   top.Read("threads", &c->threads);
+  top.Read("rpc_workers", &c->rpc_workers);
   top.Read("max_message_bytes", &c->max_message_bytes);
   top.Read("metrics_listen", &c->metrics_listen);
   {
@@ -123,6 +124,8 @@ absl::Status ServerConfig::Validate() const {
   MATALIGN_RETURN_IF_ERROR(
       Check(threads >= 0 && threads <= 1024, "threads", "must be in [0, 1024]"));
   MATALIGN_RETURN_IF_ERROR(
+      Check(rpc_workers >= 1 && rpc_workers <= 4096, "rpc_workers", "must be in [1, 4096]"));
+  MATALIGN_RETURN_IF_ERROR(
       Check(max_message_bytes >= 1024 && max_message_bytes <= (int64_t{2} << 30),
             "max_message_bytes", "must be in [1 KiB, 2 GiB]"));
   MATALIGN_RETURN_IF_ERROR(
@@ -169,6 +172,7 @@ nlohmann::json ServerConfigToJson(const ServerConfig& c) {
       {"model_version", c.model_version},
       {"device", c.device},
       {"threads", c.threads},
+      {"rpc_workers", c.rpc_workers},
       {"max_message_bytes", c.max_message_bytes},
       {"metrics_listen", c.metrics_listen},
       {"store",

@@ -64,6 +64,9 @@ struct ServerConfig {
   std::string device = "auto";
   // Threads for inference and index search; 0 = every core. Default: 0.
   int threads = 0;
+  // Threads that run RPC work (most wait on an encoder batch, so more threads than cores
+  // let requests batch); at most batching.max_queue more requests wait for one. Default: 64.
+  int rpc_workers = 64;
   // Largest gRPC message accepted or sent. Default: 64 MiB.
   int64_t max_message_bytes = int64_t{64} << 20;
   // HTTP address of /metrics and /healthz; "" = none. Default: "0.0.0.0:9090".
