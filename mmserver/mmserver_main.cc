@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "common/file.h"
+#include "common/openmp_env.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -26,13 +27,7 @@ int Fail(const std::string& what, const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Spinning OpenMP workers would take the cores from the RPC threads and from other
-  // processes between requests; they should sleep unless the user chose otherwise. The
-  // runtime reads the variable when it loads, before main, so set it and start again once.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: carry on
-  }
+  matalign::ReexecWithPassiveOpenMpWait(argv);
   CLI::App app{
       "mmserver: serves MatAlign embeddings, records and synthesis recommendations over gRPC.\n"
       "Runs with no configuration at all: port 50051, store in ./var, bundles in ./models."};
@@ -114,14 +109,13 @@ int main(int argc, char** argv) {
   auto server = matalign::server::Server::Start(config);
   if (!server.ok()) return Fail("cannot start", server.status());
   const auto state = (*server)->engine().state();
-  std::fprintf(stderr, "mmserver: serving %s on port %d (metrics: %s), store %s, %lld records\n",
-               state.model_loaded ? absl::StrCat("model ", state.model_version).c_str()
-                                  : "no model yet",
-               (*server)->port(),
-               (*server)->metrics_port() > 0
-                   ? absl::StrCat("port ", (*server)->metrics_port()).c_str()
-                   : "off",
-               config.data_dir.c_str(), static_cast<long long>(state.records));
+  std::fprintf(
+      stderr, "mmserver: serving %s on port %d (metrics: %s), store %s, %lld records\n",
+      state.model_loaded ? absl::StrCat("model ", state.model_version).c_str() : "no model yet",
+      (*server)->port(),
+      (*server)->metrics_port() > 0 ? absl::StrCat("port ", (*server)->metrics_port()).c_str()
+                                    : "off",
+      config.data_dir.c_str(), static_cast<long long>(state.records));
   if (!port_file.empty()) {
     absl::Status s = matalign::WriteFileAtomic(
         port_file, absl::StrCat("{\"grpc\": ", (*server)->port(),

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "bundle/bundle.h"
+#include "common/openmp_env.h"
 #include "distributed/launch.h"
 #include "encoders/model_bundle.h"
 #include "train/config.h"
@@ -85,14 +86,7 @@ int RunCheck(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // OpenMP workers that spin while waiting slow training down many times over when other
-  // processes (data-parallel ranks, a test runner) share the cores; they should sleep
-  // instead unless the user chose otherwise. The OpenMP runtime reads the variable when it
-  // is loaded, before main, so set it and start again once.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: carry on spinning
-  }
+  matalign::ReexecWithPassiveOpenMpWait(argv);
   CLI::App app{"mmtrain: trains MatAlign's tri-modal encoders and writes model bundles"};
   app.require_subcommand(1);
   std::vector<std::string> args(argv, argv + argc);

@@ -151,8 +151,8 @@ absl::StatusOr<StoredRecord> ToStored(const v1::Record& in) {
         materials::ParseStructure(s.content(), s.name().empty() ? "structure" : s.name(), options);
     if (!structure.ok()) return Prefixed("record.structure", structure.status());
     if (r.composition.empty()) r.composition = materials::CompositionOf(*structure);
-    r.structure = corpus::StructureRef{"", s.content(),
-                                       std::string(materials::FormatName(options.format))};
+    r.structure =
+        corpus::StructureRef{"", s.content(), std::string(materials::FormatName(options.format))};
   }
   const v1::Synthesis& syn = in.synthesis();
   if (in.has_synthesis() && (!syn.text().empty() || !syn.route().empty() ||
@@ -349,8 +349,7 @@ struct Engine::Impl {
 };
 
 void Engine::Impl::EmbedRecords(const ModelRunner& model, std::vector<StoredRecord*>& records,
-                                const CallContext& call,
-                                std::vector<absl::Status>* errors) const {
+                                const CallContext& call, std::vector<absl::Status>* errors) const {
   struct Job {
     size_t record = 0;
     Modality modality = Modality::kStructure;
@@ -384,18 +383,18 @@ void Engine::Impl::EmbedRecords(const ModelRunner& model, std::vector<StoredReco
     };
     switch (job.modality) {
       case Modality::kStructure:
-        model.EmbedStructure(StructureText{s.record.structure->text, s.record.structure->format,
-                                           s.record.id},
-                             call.deadline, cancelled, done);
+        model.EmbedStructure(
+            StructureText{s.record.structure->text, s.record.structure->format, s.record.id},
+            call.deadline, cancelled, done);
         break;
       case Modality::kText:
         model.EmbedText(s.record.synthesis->text, call.deadline, cancelled, done);
         break;
       case Modality::kImage: {
         const int i = ChosenImage(s.record);
-        model.EmbedImage(ImageBytes{s.image_bytes[i], s.record.images[i].kind,
-                                    s.record.images[i].path},
-                         call.deadline, cancelled, done);
+        model.EmbedImage(
+            ImageBytes{s.image_bytes[i], s.record.images[i].kind, s.record.images[i].path},
+            call.deadline, cancelled, done);
         break;
       }
       case Modality::kProperty:
@@ -730,9 +729,9 @@ template <typename Response>
 absl::StatusOr<Response> SearchVector(const index::Collection& collection, Modality target,
                                       const std::vector<float>& query, int k,
                                       const index::RecordFilter& filter) {
-  MATALIGN_ASSIGN_OR_RETURN(auto results,
-                            collection.Search(target, query.data(), 1,
-                                              static_cast<int>(query.size()), k, filter));
+  MATALIGN_ASSIGN_OR_RETURN(
+      auto results,
+      collection.Search(target, query.data(), 1, static_cast<int>(query.size()), k, filter));
   Response out;
   MATALIGN_ASSIGN_OR_RETURN(std::vector<v1::Hit> hits, HitsOf(collection.store(), results[0]));
   for (v1::Hit& h : hits) *out.add_hits() = std::move(h);
@@ -908,8 +907,7 @@ absl::StatusOr<v1::ClassifyDefectResponse> Engine::ClassifyDefect(
   std::shared_ptr<ModelRunner> model = impl_->Current();
   if (!model) return absl::UnavailableError("no model loaded");
   MATALIGN_ASSIGN_OR_RETURN(
-      DefectPrediction p,
-      Await<DefectPrediction>(call, [&](absl::Time t, Cancelled c, auto done) {
+      DefectPrediction p, Await<DefectPrediction>(call, [&](absl::Time t, Cancelled c, auto done) {
         model->ClassifyDefect(ToImageBytes(image), t, std::move(c), std::move(done));
       }));
   v1::ClassifyDefectResponse out;
@@ -975,14 +973,12 @@ std::vector<std::pair<std::string, BatcherStats>> Engine::batcher_stats() const 
 
 absl::Status Engine::Snapshot() { return impl_->collection->Snapshot(); }
 
-absl::StatusOr<v1::ReloadModelResponse> Engine::ReloadModel(
-    const v1::ReloadModelRequest& request) {
+absl::StatusOr<v1::ReloadModelResponse> Engine::ReloadModel(const v1::ReloadModelRequest& request) {
   std::string version = request.version();
   if (version.empty()) {
     const std::vector<std::string> versions = ListModelVersions(impl_->options.models_dir);
     if (versions.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("no model bundle in ", impl_->options.models_dir));
+      return absl::NotFoundError(absl::StrCat("no model bundle in ", impl_->options.models_dir));
     }
     version = versions.back();
   } else if (version.find('/') != std::string::npos || version == "." || version == "..") {

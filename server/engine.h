@@ -70,7 +70,7 @@ struct EngineState {
   std::string device;
   // "idle", "loading <v>", "reembedding <v> (n/total)", "failed <v>: <why>".
   std::string reload_state = "idle";
-  int64_t reloads = 0;         // completed swaps
+  int64_t reloads = 0;  // completed swaps
   int64_t reload_failures = 0;
   int64_t records = 0;
   std::map<std::string, int64_t> index_sizes;  // modality name -> vectors indexed

@@ -180,8 +180,8 @@ class Service final : public v1::MatAlign::CallbackService {
 
   // Runs `fn(call)` on the pool and finishes the call with its status.
   template <typename Fn>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const char* rpc,
-                                  Access access, Fn fn) {
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const char* rpc, Access access,
+                                  Fn fn) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const absl::Time start = absl::Now();
     auto finish = [this, reactor, rpc, start](const absl::Status& s) {
@@ -228,16 +228,14 @@ class Service final : public v1::MatAlign::CallbackService {
   }
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* request,
                                 v1::GetResponse* response) override {
-    return Unary(ctx, "Get", Access::kUser, [=](const CallContext&) {
-      return Assign(engine_->Get(*request), response);
-    });
+    return Unary(ctx, "Get", Access::kUser,
+                 [=](const CallContext&) { return Assign(engine_->Get(*request), response); });
   }
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
                                    const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) override {
-    return Unary(ctx, "Delete", Access::kAdmin, [=](const CallContext&) {
-      return Assign(engine_->Delete(*request), response);
-    });
+    return Unary(ctx, "Delete", Access::kAdmin,
+                 [=](const CallContext&) { return Assign(engine_->Delete(*request), response); });
   }
   grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx,
                                       const v1::RecommendRequest* request,
@@ -267,8 +265,7 @@ class Service final : public v1::MatAlign::CallbackService {
       return Assign(engine_->ClassifyDefect(*request, call), response);
     });
   }
-  grpc::ServerUnaryReactor* ModelInfo(grpc::CallbackServerContext* ctx,
-                                      const v1::ModelInfoRequest*,
+  grpc::ServerUnaryReactor* ModelInfo(grpc::CallbackServerContext* ctx, const v1::ModelInfoRequest*,
                                       v1::ModelInfoResponse* response) override {
     return Unary(ctx, "ModelInfo", Access::kUser,
                  [=](const CallContext&) { return Assign(engine_->ModelInfo(), response); });
@@ -498,12 +495,11 @@ void Server::Impl::RefreshGauges() {
   metrics->Gauge("matalign_reloads", "Model swaps since start", {}, static_cast<double>(s.reloads));
   metrics->Gauge("matalign_reload_failures", "Bundles refused since start", {},
                  static_cast<double>(s.reload_failures));
-  const bool busy = !absl::StartsWith(s.reload_state, "idle") &&
-                    !absl::StartsWith(s.reload_state, "failed");
+  const bool busy =
+      !absl::StartsWith(s.reload_state, "idle") && !absl::StartsWith(s.reload_state, "failed");
   metrics->Gauge("matalign_reload_in_progress", "1 while a new model loads or re-embeds", {},
                  busy ? 1 : 0);
-  metrics->Gauge("matalign_records", "Records in the store", {},
-                 static_cast<double>(s.records));
+  metrics->Gauge("matalign_records", "Records in the store", {}, static_cast<double>(s.records));
   for (const auto& [m, n] : s.index_sizes) {
     metrics->Gauge("matalign_index_vectors", "Vectors in the searched index, by modality",
                    {{"modality", m}}, static_cast<double>(n));
@@ -516,16 +512,16 @@ void Server::Impl::RefreshGauges() {
     MetricLabels l = {{"encoder", encoder}};
     metrics->Gauge("matalign_encoder_queue_depth", "Requests waiting for a batch", l,
                    static_cast<double>(b.queue_depth));
-    metrics->Gauge("matalign_encoder_requests", "Requests submitted to the encoder (this model)",
-                   l, static_cast<double>(b.requests));
+    metrics->Gauge("matalign_encoder_requests", "Requests submitted to the encoder (this model)", l,
+                   static_cast<double>(b.requests));
     metrics->Gauge("matalign_encoder_batches", "Forward passes run (this model)", l,
                    static_cast<double>(b.batches));
     metrics->Gauge("matalign_encoder_mean_batch_size", "Requests per forward pass (this model)", l,
-                   b.batches > 0 ? static_cast<double>(b.requests - b.rejected_full -
-                                                       b.rejected_shutdown - b.expired -
-                                                       b.cancelled) /
-                                       static_cast<double>(b.batches)
-                                 : 0.0);
+                   b.batches > 0
+                       ? static_cast<double>(b.requests - b.rejected_full - b.rejected_shutdown -
+                                             b.expired - b.cancelled) /
+                             static_cast<double>(b.batches)
+                       : 0.0);
     metrics->Gauge("matalign_encoder_rejected_full", "Requests refused by a full queue", l,
                    static_cast<double>(b.rejected_full));
     for (size_t size = 1; size < b.batch_size_histogram.size(); ++size) {
@@ -592,8 +588,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
 
   d.metrics = std::make_unique<ServerMetrics>(&d.registry);
   d.pool = std::make_unique<WorkPool>(config.rpc_workers, config.batching.max_queue);
-  d.service = std::make_unique<Service>(d.engine.get(), d.auth.get(), d.pool.get(),
-                                        d.metrics.get(), config.ingest_batch_records);
+  d.service = std::make_unique<Service>(d.engine.get(), d.auth.get(), d.pool.get(), d.metrics.get(),
+                                        config.ingest_batch_records);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -17,9 +17,8 @@ absl::Status WorkPool::Submit(std::function<void()> fn) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the server is shutting down");
   if (static_cast<int>(queue_.size()) >= max_queue_) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the server is overloaded (", queue_.size(),
-                     " requests queued); retry with backoff"));
+    return absl::ResourceExhaustedError(absl::StrCat("the server is overloaded (", queue_.size(),
+                                                     " requests queued); retry with backoff"));
   }
   queue_.push_back(std::move(fn));
   return absl::OkStatus();
@@ -53,9 +52,8 @@ void WorkPool::Work() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](WorkPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return p->stopping_ || !p->queue_.empty();
-          },
+          +[](WorkPool* p)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping and drained
       fn = std::move(queue_.front());

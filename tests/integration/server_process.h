@@ -5,6 +5,7 @@
 #define MATALIGN_TESTS_INTEGRATION_SERVER_PROCESS_H_
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,8 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "nlohmann/json.hpp"
 #include "proto/matalign/v1/matalign.grpc.pb.h"
@@ -39,9 +38,8 @@ struct SharedData {
 inline SharedData PrepareSharedData(std::string* error) {
   const std::string bin = std::filesystem::path(BinaryPath("mmserver")).parent_path().string();
   const std::string out = bin + "/../tests/integration-data";
-  CommandResult r = RunCommand(std::string(MATALIGN_SOURCE_DIR) +
-                               "/tests/integration/prepare.sh " + MATALIGN_SOURCE_DIR + " " +
-                               bin + " " + out);
+  CommandResult r = RunCommand(std::string(MATALIGN_SOURCE_DIR) + "/tests/integration/prepare.sh " +
+                               MATALIGN_SOURCE_DIR + " " + bin + " " + out);
   if (r.exit_code != 0) {
     *error = r.out;
     return {};
@@ -58,8 +56,9 @@ class ServerProcess {
     port_file_ = work_dir + "/ports.json";
     log_path_ = work_dir + "/mmserver.log";
     std::filesystem::remove(port_file_);
-    std::vector<std::string> argv = {BinaryPath("mmserver"), "--listen", "127.0.0.1:0",
-                                     "--metrics-listen", "127.0.0.1:0", "--port-file", port_file_};
+    std::vector<std::string> argv = {
+        BinaryPath("mmserver"), "--listen",    "127.0.0.1:0", "--metrics-listen",
+        "127.0.0.1:0",          "--port-file", port_file_};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
     if (pid_ < 0) {

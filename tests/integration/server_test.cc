@@ -55,8 +55,14 @@ class ServerTest : public ::testing::Test {
                             std::filesystem::copy_options::recursive);
     }
     models_ = models;
-    std::vector<std::string> args = {"--data-dir", dir_.Join("var"), "--models-dir", models,
-                                     "--reload-poll-seconds", "0", "--threads", "2"};
+    std::vector<std::string> args = {"--data-dir",
+                                     dir_.Join("var"),
+                                     "--models-dir",
+                                     models,
+                                     "--reload-poll-seconds",
+                                     "0",
+                                     "--threads",
+                                     "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::string error;
     ASSERT_TRUE(server_.Start(args, dir_.path(), &error)) << error;
@@ -70,8 +76,7 @@ class ServerTest : public ::testing::Test {
   }
 
   // Streams records [begin, end) and returns the ids acknowledged as accepted.
-  std::vector<std::string> IngestRange(size_t begin, size_t end,
-                                       grpc::Status* status = nullptr) {
+  std::vector<std::string> IngestRange(size_t begin, size_t end, grpc::Status* status = nullptr) {
     auto ctx = Context(300);
     auto stream = stub_->Ingest(ctx.get());
     std::vector<std::string> acked;
@@ -139,9 +144,8 @@ TEST_F(ServerTest, MmclientIngestsTheCorpusAndRecommendFindsRecipes) {
   // provenance and properties, none containing the excluded element.
   const corpus::Record& r = (*records_)[3];
   std::string excluded = "O";
-  nlohmann::json target = {{"properties", r.properties},
-                           {"filters", {{"exclude_elements", {excluded}}}},
-                           {"k", 7}};
+  nlohmann::json target = {
+      {"properties", r.properties}, {"filters", {{"exclude_elements", {excluded}}}}, {"k", 7}};
   std::ofstream(dir_.Join("target.json")) << target.dump();
   CommandResult rec = Mmclient("recommend --target " + dir_.Join("target.json") + " --json");
   ASSERT_EQ(rec.exit_code, 0) << rec.out;
@@ -162,8 +166,7 @@ TEST_F(ServerTest, MmclientIngestsTheCorpusAndRecommendFindsRecipes) {
   // The table form names the same best hit.
   CommandResult table = Mmclient("recommend --target " + dir_.Join("target.json"));
   ASSERT_EQ(table.exit_code, 0) << table.out;
-  EXPECT_NE(table.out.find(j["hits"][0]["id"].get<std::string>()), std::string::npos)
-      << table.out;
+  EXPECT_NE(table.out.find(j["hits"][0]["id"].get<std::string>()), std::string::npos) << table.out;
 }
 
 TEST_F(ServerTest, RecommendRanksRecipesOfMaterialsWithTheTargetPropertiesFirst) {
@@ -181,7 +184,8 @@ TEST_F(ServerTest, RecommendRanksRecipesOfMaterialsWithTheTargetPropertiesFirst)
     if (r.properties.count("band_gap_ev") == 0) continue;
     const double gap = r.properties.at("band_gap_ev");
     v1::RecommendRequest request;
-    for (const auto& [k, v] : r.properties) (*request.mutable_target()->mutable_properties())[k] = v;
+    for (const auto& [k, v] : r.properties)
+      (*request.mutable_target()->mutable_properties())[k] = v;
     for (const auto& [k, v] : r.composition) {
       (*request.mutable_target()->mutable_composition())[k] = v;
     }
@@ -203,9 +207,10 @@ TEST_F(ServerTest, RecommendRanksRecipesOfMaterialsWithTheTargetPropertiesFirst)
   ASSERT_GE(n, 30);
   const double recall = static_cast<double>(found) / n;
   const double chance = static_cast<double>(kTop) / records_->size();
-  std::printf("own recipe in the top %d: %.3f (chance %.3f); band gap error of the recommended "
-              "materials %.3f eV, of random ones %.3f eV (%d targets)\n",
-              kTop, recall, chance, top_error / n, random_error / n, n);
+  std::printf(
+      "own recipe in the top %d: %.3f (chance %.3f); band gap error of the recommended "
+      "materials %.3f eV, of random ones %.3f eV (%d targets)\n",
+      kTop, recall, chance, top_error / n, random_error / n, n);
   EXPECT_GE(recall, 2 * chance);
   EXPECT_LT(top_error, random_error);
 }
@@ -378,8 +383,7 @@ TEST_F(ServerTest, BadInputGetsTheRightCodeAndAMessageAPersonCanActOn) {
   EXPECT_EQ(c.exit_code, 3) << c.out;
   EXPECT_NE(c.out.find("band_gap_ev"), std::string::npos) << c.out;
   EXPECT_EQ(Mmclient("get nope").exit_code, 4);
-  EXPECT_EQ(RunCommand(testing::BinaryPath("mmclient") +
-                       " --server 127.0.0.1:1 --timeout 2 health")
+  EXPECT_EQ(RunCommand(testing::BinaryPath("mmclient") + " --server 127.0.0.1:1 --timeout 2 health")
                 .exit_code,
             6);
 }
@@ -410,7 +414,8 @@ TEST_F(ServerTest, FullQueueAnswersResourceExhausted) {
       } else {
         ++other;
         std::lock_guard<std::mutex> lock(mu);
-        if (first_other.empty()) first_other = absl::StrCat(s.error_code(), ": ", s.error_message());
+        if (first_other.empty())
+          first_other = absl::StrCat(s.error_code(), ": ", s.error_message());
       }
     });
   }
@@ -550,9 +555,9 @@ TEST_F(ServerTest, RestartAfterACrashKeepsEveryAcknowledgedRecord) {
   }
   ASSERT_GE(acked.size(), 70u);
   std::string error;
-  ASSERT_TRUE(server_.Start({"--data-dir", dir_.Join("var"), "--models-dir", models_,
-                             "--reload-poll-seconds", "0"},
-                            dir_.path(), &error))
+  ASSERT_TRUE(server_.Start(
+      {"--data-dir", dir_.Join("var"), "--models-dir", models_, "--reload-poll-seconds", "0"},
+      dir_.path(), &error))
       << error;
   stub_ = server_.Stub();
   for (const std::string& id : acked) {
@@ -573,11 +578,9 @@ TEST_F(ServerTest, TokensGuardDataAndAdminCallsButNotHealth) {
   StartServer({"--tokens-file", dir_.Join("tokens"), "--admin-tokens-file", dir_.Join("admin")});
   v1::ModelInfoResponse info;
   auto ctx = Context();
-  EXPECT_EQ(stub_->ModelInfo(ctx.get(), {}, &info).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->ModelInfo(ctx.get(), {}, &info).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   ctx = Context(60, "wrong");
-  EXPECT_EQ(stub_->ModelInfo(ctx.get(), {}, &info).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->ModelInfo(ctx.get(), {}, &info).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   ctx = Context(60, "user-token-1");
   EXPECT_TRUE(stub_->ModelInfo(ctx.get(), {}, &info).ok());
   v1::ReloadModelResponse reloaded;
@@ -615,8 +618,8 @@ TEST_F(ServerTest, TlsAndMutualTls) {
       "-out client.pem");
   CommandResult certs = RunCommand(script);
   ASSERT_EQ(certs.exit_code, 0) << certs.out;
-  StartServer({"--tls-cert", d + "/server.pem", "--tls-key", d + "/server.key",
-               "--tls-client-ca", d + "/ca.pem"});
+  StartServer({"--tls-cert", d + "/server.pem", "--tls-key", d + "/server.key", "--tls-client-ca",
+               d + "/ca.pem"});
   const std::string tls = " --tls-ca " + d + "/ca.pem";
   const std::string mtls = tls + " --tls-cert " + d + "/client.pem --tls-key " + d + "/client.key";
   CommandResult ok = Mmclient(mtls + " info");
@@ -644,8 +647,7 @@ TEST_F(ServerTest, MetricsCountRequestsAndHealthzAnswers) {
       << m.out;
   EXPECT_NE(m.out.find("matalign_request_duration_seconds_bucket{rpc=\"Recommend\""),
             std::string::npos);
-  EXPECT_NE(m.out.find("matalign_index_vectors{modality=\"text\"} 10"), std::string::npos)
-      << m.out;
+  EXPECT_NE(m.out.find("matalign_index_vectors{modality=\"text\"} 10"), std::string::npos) << m.out;
   EXPECT_NE(m.out.find("matalign_model_info{version=\"1\""), std::string::npos);
   EXPECT_NE(m.out.find("matalign_encoder_batches{encoder=\"text\"}"), std::string::npos);
   CommandResult h = RunCommand(base + "/healthz");
@@ -657,9 +659,9 @@ TEST_F(ServerTest, StartsWithoutAModelAndPicksUpTheFirstBundle) {
   const std::string models = dir_.Join("empty-models");
   std::filesystem::create_directories(models);
   std::string error;
-  ASSERT_TRUE(server_.Start({"--data-dir", dir_.Join("var"), "--models-dir", models,
-                             "--reload-poll-seconds", "1"},
-                            dir_.path(), &error))
+  ASSERT_TRUE(server_.Start(
+      {"--data-dir", dir_.Join("var"), "--models-dir", models, "--reload-poll-seconds", "1"},
+      dir_.path(), &error))
       << error;
   stub_ = server_.Stub();
   v1::ModelInfoResponse info;
