@@ -18,3 +18,24 @@ if [ -x "$dir/bench/encoders_bench" ]; then
   MATALIGN_THREADS=1 "$dir/bench/encoders_bench" --benchmark_counters_tabular=true \
     --benchmark_filter='BM_ImageEncoderForward|BM_Gemm'
 fi
+
+# The serving load generator (docs/serving-bench.md): an in-process mmserver over the model
+# and corpus that `make demo` leaves in demo-out/, or, without them, over a 200-material
+# synthetic corpus and a tiny model trained here in a temporary directory (a few minutes).
+if [ -x "$dir/bin/mmbench" ]; then
+  echo "== mmbench"
+  if [ -f demo-out/corpus/manifest.jsonl ] && compgen -G 'demo-out/models/*/manifest.json' >/dev/null; then
+    models=demo-out/models
+    corpus=demo-out/corpus
+  else
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    echo "(no demo-out/: generating a corpus and training configs/tiny.yaml in $tmp)"
+    "$dir/bin/mmdata" synth --n 200 --seed 1 --out "$tmp/corpus" --quiet
+    "$dir/bin/mmtrain" train --config configs/tiny.yaml --data "$tmp/corpus" --out "$tmp/models" \
+      --log-every 0
+    models=$tmp/models
+    corpus=$tmp/corpus
+  fi
+  "$dir/bin/mmbench" --models-dir "$models" --corpus "$corpus"
+fi
