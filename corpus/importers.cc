@@ -27,6 +27,7 @@
 #include "corpus/manifest.h"
 #include "corpus/text_mined.h"
 #include "materials/element.h"
+#include "materials/formula.h"
 #include "materials/perov5.h"
 #include "materials/structure.h"
 #include "materials/structure_io.h"
@@ -122,32 +123,6 @@ std::string CompositionKey(const std::map<std::string, double>& composition) {
 bool IsElementSymbol(absl::string_view symbol) {
   const materials::ElementInfo* e = materials::ElementBySymbol(symbol);
   return e != nullptr && symbol == e->symbol;
-}
-
-// ---- perov5 ----
-
-// Occupancy-weighted element counts of `s`, divided by their greatest common divisor when
-// they are all integers.
-std::map<std::string, double> CompositionOf(const materials::Structure& s) {
-  std::map<int, double> counts;
-  for (const materials::Site& site : s.sites) counts[site.atomic_number] += site.occupancy;
-  bool integral = true;
-  long long g = 0;
-  for (const auto& [z, n] : counts) {
-    const double r = std::round(n);
-    if (std::abs(n - r) > 1e-6 || r < 1) {
-      integral = false;
-      break;
-    }
-    g = std::gcd(g, static_cast<long long>(r));
-  }
-  std::map<std::string, double> out;
-  for (const auto& [z, n] : counts) {
-    const materials::ElementInfo* e = materials::ElementByNumber(z);
-    if (e == nullptr || n <= 0) continue;
-    out[e->symbol] = integral && g > 1 ? std::round(n) / static_cast<double>(g) : n;
-  }
-  return out;
 }
 
 // ---- recipes ----
@@ -564,7 +539,7 @@ absl::StatusOr<ImportSummary> ImportPerov5(const std::string& csv_path, const st
     Record rec;
     rec.id = absl::StrCat("perov5-", row.material_id);
     rec.material_class = MaterialClass::kCrystalline;
-    rec.composition = CompositionOf(*s);
+    rec.composition = materials::CompositionOf(*s);
     rec.structure = StructureRef{"", row.cif, "cif"};
     rec.properties = {
         {"heat_all", row.heat_all}, {"dir_gap", row.dir_gap}, {"ind_gap", row.ind_gap}};

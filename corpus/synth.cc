@@ -25,6 +25,7 @@
 #include "corpus/synthesis_text.h"
 #include "imaging/image.h"
 #include "materials/element.h"
+#include "materials/formula.h"
 #include "materials/perov5.h"
 #include "materials/structure_io.h"
 #include "materials/structure_writer.h"
@@ -84,14 +85,6 @@ Defect DrawDefect(Rng& rng) {
   return defects[UniformIndex(rng, defects.size())];
 }
 
-std::map<std::string, double> CompositionOf(const materials::Structure& st) {
-  std::map<std::string, double> counts;
-  for (const materials::Site& s : st.sites) {
-    counts[materials::ElementByNumber(s.atomic_number)->symbol] += s.occupancy;
-  }
-  return counts;
-}
-
 // The structure of a material of class `c`, its composition and a description label.
 struct Material {
   materials::Structure structure;
@@ -121,7 +114,7 @@ absl::StatusOr<Material> MakeMaterial(const Context& ctx, MaterialClass c, int64
         auto st = materials::ParseStructure(row.cif, row.Source("perov5"));
         if (st.ok()) {
           Material m;
-          m.composition = CompositionOf(*st);
+          m.composition = materials::CompositionOf(*st);
           m.bulk_density = st->Density();
           m.structure = std::move(*st);
           m.prototype = "perovskite (perov5)";
@@ -197,14 +190,7 @@ absl::StatusOr<std::string> XrdImage(const materials::Structure& st, MaterialCla
     const double mean = (pattern.intensity[i] + bg) * counts;
     pattern.intensity[i] = std::max(0.0, mean + std::sqrt(mean) * Normal(rng));
   }
-  xrd::GridOptions grid;
-  MATALIGN_ASSIGN_OR_RETURN(std::vector<float> values, xrd::ResampleToGrid(pattern, grid));
-  imaging::Image image;
-  image.width = o.xrd_width;
-  image.height = o.xrd_height;
-  MATALIGN_ASSIGN_OR_RETURN(image.pixels,
-                            xrd::RenderPatternImage(values, image.width, image.height));
-  return imaging::EncodePng(image);
+  return RenderXrdPng(pattern, o.xrd_width, o.xrd_height);
 }
 
 // Builds material `index` and writes its files; returns its manifest record.
@@ -326,6 +312,17 @@ Split SplitFor(uint64_t seed, int64_t index) {
       static_cast<double>(Mix64(seed ^ Mix64(static_cast<uint64_t>(index) ^ Mix64(kSplit))) >> 11) *
       0x1.0p-53;
   return u < 0.8 ? Split::kTrain : (u < 0.9 ? Split::kVal : Split::kTest);
+}
+
+absl::StatusOr<std::string> RenderXrdPng(const xrd::XrdPattern& pattern, int width, int height) {
+  MATALIGN_RETURN_IF_ERROR(xrd::ValidatePattern(pattern));
+  MATALIGN_ASSIGN_OR_RETURN(std::vector<float> values,
+                            xrd::ResampleToGrid(pattern, xrd::GridOptions{}));
+  imaging::Image image;
+  image.width = width;
+  image.height = height;
+  MATALIGN_ASSIGN_OR_RETURN(image.pixels, xrd::RenderPatternImage(values, width, height));
+  return imaging::EncodePng(image);
 }
 
 absl::StatusOr<SynthSummary> GenerateCorpus(const SynthOptions& options) {

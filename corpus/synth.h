@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "corpus/record.h"
+#include "xrd/pattern.h"
 
 namespace matalign::corpus {
 
@@ -67,6 +68,12 @@ absl::StatusOr<SynthSummary> GenerateCorpus(const SynthOptions& options);
 // The split of material `index` under `seed` when no holdout applies: 80/10/10 by a hash of
 // (seed, index), so a material is in exactly one split.
 Split SplitFor(uint64_t seed, int64_t index);
+
+// Renders `pattern` the way the corpus renders its XRD images: resampled onto the default
+// xrd::GridOptions grid, drawn as a width x height area plot (xrd::RenderPatternImage) and
+// encoded as PNG. The server renders numeric patterns with it so that they look like the
+// training data. InvalidArgument for an invalid pattern or size.
+absl::StatusOr<std::string> RenderXrdPng(const xrd::XrdPattern& pattern, int width, int height);
 
 }  // namespace matalign::corpus
 
