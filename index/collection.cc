@@ -751,6 +751,12 @@ std::string Collection::model_version() const {
   return impl_->version;
 }
 
+int64_t Collection::IndexSize(Modality modality) const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  auto it = impl_->indexes.find(modality);
+  return it == impl_->indexes.end() ? 0 : it->second->size();
+}
+
 std::vector<int64_t> Collection::IndexedKeys(Modality modality) const {
   std::shared_ptr<VectorIndex> index;
   {

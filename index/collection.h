@@ -128,6 +128,8 @@ class Collection {
   int64_t size() const;
   // The current model version ("" when none).
   std::string model_version() const;
+  // Live vectors in `modality`'s index (0 when there is none).
+  int64_t IndexSize(Modality modality) const;
   // Live vector ids of `modality`'s index, sorted (empty when there is none); for checks.
   std::vector<int64_t> IndexedKeys(Modality modality) const;
   // How Open (or the last SetModelVersion) brought each index up.

@@ -101,6 +101,8 @@ TEST(CollectionTest, SearchFindsWhatWasPutAndFiltersAgreeWithBruteForce) {
   EXPECT_EQ(c->model_version(), "v1");
   EXPECT_EQ(c->IndexedKeys(Modality::kText), StoreKeys(c->store(), Modality::kText, "v1"));
   EXPECT_EQ(c->IndexedKeys(Modality::kStructure).size(), 300u);
+  EXPECT_EQ(c->IndexSize(Modality::kStructure), 300);
+  EXPECT_EQ(c->IndexSize(Modality::kImage), 0);
   EXPECT_EQ(
       c->Search(Modality::kImage, records[0].vectors[0].values.data(), 1, kDim, 5).status().code(),
       absl::StatusCode::kFailedPrecondition);
