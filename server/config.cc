@@ -1,6 +1,8 @@
 #include "server/config.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -125,9 +127,10 @@ absl::Status ServerConfig::Validate() const {
       Check(threads >= 0 && threads <= 1024, "threads", "must be in [0, 1024]"));
   MATALIGN_RETURN_IF_ERROR(
       Check(rpc_workers >= 1 && rpc_workers <= 4096, "rpc_workers", "must be in [1, 4096]"));
-  MATALIGN_RETURN_IF_ERROR(
-      Check(max_message_bytes >= 1024 && max_message_bytes <= (int64_t{2} << 30),
-            "max_message_bytes", "must be in [1 KiB, 2 GiB]"));
+  // gRPC takes the limit as an int: 2 GiB itself would wrap to a negative size.
+  MATALIGN_RETURN_IF_ERROR(Check(
+      max_message_bytes >= 1024 && max_message_bytes <= std::numeric_limits<int32_t>::max(),
+      "max_message_bytes", absl::StrCat("must be in [1 KiB, 2 GiB - 1], got ", max_message_bytes)));
   MATALIGN_RETURN_IF_ERROR(
       Check(!index_factory.empty(), "store.index_factory", "must not be empty"));
   MATALIGN_RETURN_IF_ERROR(

@@ -8,6 +8,7 @@
 //   model_version: ""            # "" = the newest bundle
 //   device: auto                 # auto | cpu | cuda
 //   threads: 0                   # 0 = every core
+//   rpc_workers: 64
 //   max_message_bytes: 67108864
 //   metrics_listen: 0.0.0.0:9090 # "" = no HTTP endpoint
 //   store: {durability: sync, index_factory: Flat, snapshot_interval_seconds: 300}
@@ -67,7 +68,7 @@ struct ServerConfig {
   // Threads that run RPC work (most wait on an encoder batch, so more threads than cores
   // let requests batch); at most batching.max_queue more requests wait for one. Default: 64.
   int rpc_workers = 64;
-  // Largest gRPC message accepted or sent. Default: 64 MiB.
+  // Largest gRPC message accepted or sent, 1 KiB to 2 GiB - 1. Default: 64 MiB.
   int64_t max_message_bytes = int64_t{64} << 20;
   // HTTP address of /metrics and /healthz; "" = none. Default: "0.0.0.0:9090".
   std::string metrics_listen = "0.0.0.0:9090";

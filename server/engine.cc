@@ -2,23 +2,20 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 #include <thread>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
 #include "corpus/manifest.h"
-#include "imaging/image.h"
+#include "corpus/synth.h"
 #include "materials/formula.h"
 #include "materials/structure_io.h"
 #include "xrd/pattern.h"
@@ -34,9 +31,6 @@ using index::StoredVector;
 constexpr int kMaxK = 1024;
 constexpr int kDefaultK = 10;
 constexpr size_t kMaxIdBytes = 512;
-// The size of the XRD pattern images the corpus generator renders (corpus/synth.h).
-constexpr int kXrdWidth = 256;
-constexpr int kXrdHeight = 128;
 
 v1::Modality ToProto(Modality m) { return static_cast<v1::Modality>(static_cast<int>(m)); }
 
@@ -58,13 +52,6 @@ absl::StatusOr<Modality> FromProto(v1::Modality m, absl::string_view field) {
 
 absl::Status Prefixed(absl::string_view prefix, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
-}
-
-// Bad-input errors stay InvalidArgument; load and deadline errors keep their code.
-bool IsInputError(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kInvalidArgument ||
-         s.code() == absl::StatusCode::kFailedPrecondition ||
-         s.code() == absl::StatusCode::kOutOfRange;
 }
 
 StructureText ToStructureText(const v1::StructureInput& in) {
@@ -100,13 +87,8 @@ index::RecordFilter ToFilter(const v1::Filter& f) {
 
 absl::StatusOr<TargetSpec> ToTarget(const v1::TargetSpec& t) {
   TargetSpec out;
-  for (const auto& [name, value] : t.properties()) {
-    if (!std::isfinite(value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target.properties[\"", name, "\"] is not a finite number"));
-    }
-    out.properties[name] = value;
-  }
+  // Names, values and element symbols are checked by the property encoder's featurization.
+  for (const auto& [name, value] : t.properties()) out.properties[name] = value;
   for (const auto& [element, amount] : t.composition()) out.composition[element] = amount;
   if (out.composition.empty() && !t.formula().empty()) {
     auto parsed = materials::ParseFormula(t.formula());
@@ -213,21 +195,6 @@ v1::Hit ToHit(const StoredRecord& s, float score) {
   hit.set_source(r.source);
   hit.set_material_class(std::string(corpus::MaterialClassName(r.material_class)));
   return hit;
-}
-
-// Blocks on one of ModelRunner's asynchronous calls, passing the call's deadline and
-// cancellation through so that a cancelled call's batch work is skipped.
-template <typename T, typename Start>
-absl::StatusOr<T> Await(const CallContext& call, Start start) {
-  absl::Notification done;
-  absl::StatusOr<T> result = absl::UnknownError("no result");
-  Cancelled cancelled = call.cancelled ? call.cancelled : Cancelled([] { return false; });
-  start(call.deadline, std::move(cancelled), [&](absl::StatusOr<T> r) {
-    result = std::move(r);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return result;
 }
 
 // Numeric names first in numeric order, then the rest lexicographically.
@@ -374,7 +341,6 @@ void Engine::Impl::EmbedRecords(const ModelRunner& model, std::vector<StoredReco
     }
   }
   absl::BlockingCounter pending(static_cast<int>(jobs.size()));
-  Cancelled cancelled = call.cancelled ? call.cancelled : Cancelled([] { return false; });
   for (Job& job : jobs) {
     const StoredRecord& s = *records[job.record];
     auto done = [&job, &pending](absl::StatusOr<std::vector<float>> v) {
@@ -385,20 +351,20 @@ void Engine::Impl::EmbedRecords(const ModelRunner& model, std::vector<StoredReco
       case Modality::kStructure:
         model.EmbedStructure(
             StructureText{s.record.structure->text, s.record.structure->format, s.record.id},
-            call.deadline, cancelled, done);
+            call.deadline, call.cancelled, done);
         break;
       case Modality::kText:
-        model.EmbedText(s.record.synthesis->text, call.deadline, cancelled, done);
+        model.EmbedText(s.record.synthesis->text, call.deadline, call.cancelled, done);
         break;
       case Modality::kImage: {
         const int i = ChosenImage(s.record);
         model.EmbedImage(
             ImageBytes{s.image_bytes[i], s.record.images[i].kind, s.record.images[i].path},
-            call.deadline, cancelled, done);
+            call.deadline, call.cancelled, done);
         break;
       }
       case Modality::kProperty:
-        model.EmbedTarget(targets[job.record], call.deadline, cancelled, done);
+        model.EmbedTarget(targets[job.record], call.deadline, call.cancelled, done);
         break;
     }
   }
@@ -484,10 +450,7 @@ absl::StatusOr<v1::EmbedResponse> Engine::EmbedStructure(const v1::EmbedStructur
   if (!model) return absl::UnavailableError("no model loaded");
   MATALIGN_ASSIGN_OR_RETURN(
       std::vector<float> v,
-      Await<std::vector<float>>(call, [&](absl::Time deadline, Cancelled c, auto done) {
-        model->EmbedStructure(ToStructureText(request.structure()), deadline, std::move(c),
-                              std::move(done));
-      }));
+      model->EmbedStructure(ToStructureText(request.structure()), call.deadline, call.cancelled));
   v1::EmbedResponse out;
   out.mutable_vector()->Add(v.begin(), v.end());
   out.set_model_version(model->version());
@@ -499,11 +462,8 @@ absl::StatusOr<v1::EmbedResponse> Engine::EmbedText(const v1::EmbedTextRequest& 
   if (request.text().empty()) return absl::InvalidArgumentError("text is empty");
   std::shared_ptr<ModelRunner> model = impl_->Current();
   if (!model) return absl::UnavailableError("no model loaded");
-  MATALIGN_ASSIGN_OR_RETURN(
-      std::vector<float> v,
-      Await<std::vector<float>>(call, [&](absl::Time deadline, Cancelled c, auto done) {
-        model->EmbedText(request.text(), deadline, std::move(c), std::move(done));
-      }));
+  MATALIGN_ASSIGN_OR_RETURN(std::vector<float> v,
+                            model->EmbedText(request.text(), call.deadline, call.cancelled));
   v1::EmbedResponse out;
   out.mutable_vector()->Add(v.begin(), v.end());
   out.set_model_version(model->version());
@@ -512,20 +472,15 @@ absl::StatusOr<v1::EmbedResponse> Engine::EmbedText(const v1::EmbedTextRequest& 
 
 namespace {
 
-// An XRD pattern rendered as the corpus renders its XRD images (PNG bytes).
+// An XRD pattern rendered as the corpus renders its XRD images.
 absl::StatusOr<ImageBytes> RenderXrd(const v1::XrdPatternInput& in) {
   xrd::XrdPattern pattern;
   pattern.two_theta.assign(in.two_theta().begin(), in.two_theta().end());
   pattern.intensity.assign(in.intensity().begin(), in.intensity().end());
   pattern.source = "xrd_pattern";
-  MATALIGN_RETURN_IF_ERROR(xrd::ValidatePattern(pattern));
-  MATALIGN_ASSIGN_OR_RETURN(std::vector<float> values,
-                            xrd::ResampleToGrid(pattern, xrd::GridOptions{}));
-  imaging::Image image;
-  image.width = kXrdWidth;
-  image.height = kXrdHeight;
-  MATALIGN_ASSIGN_OR_RETURN(image.pixels, xrd::RenderPatternImage(values, kXrdWidth, kXrdHeight));
-  MATALIGN_ASSIGN_OR_RETURN(std::string png, imaging::EncodePng(image));
+  const corpus::SynthOptions corpus_images;
+  MATALIGN_ASSIGN_OR_RETURN(std::string png, corpus::RenderXrdPng(pattern, corpus_images.xrd_width,
+                                                                  corpus_images.xrd_height));
   return ImageBytes{std::move(png), "xrd", "xrd_pattern"};
 }
 
@@ -546,11 +501,8 @@ absl::StatusOr<v1::EmbedResponse> Engine::EmbedImage(const v1::EmbedImageRequest
   MATALIGN_ASSIGN_OR_RETURN(ImageBytes image, ImageOf(request));
   std::shared_ptr<ModelRunner> model = impl_->Current();
   if (!model) return absl::UnavailableError("no model loaded");
-  MATALIGN_ASSIGN_OR_RETURN(
-      std::vector<float> v,
-      Await<std::vector<float>>(call, [&](absl::Time deadline, Cancelled c, auto done) {
-        model->EmbedImage(image, deadline, std::move(c), std::move(done));
-      }));
+  MATALIGN_ASSIGN_OR_RETURN(std::vector<float> v,
+                            model->EmbedImage(image, call.deadline, call.cancelled));
   v1::EmbedResponse out;
   out.mutable_vector()->Add(v.begin(), v.end());
   out.set_model_version(model->version());
@@ -600,12 +552,7 @@ std::vector<v1::IngestResponse> Engine::Ingest(const std::vector<const v1::Recor
     if (!errors[i].ok()) continue;
     const absl::Status& e = embed_errors[t++];
     if (!e.ok()) {
-      errors[i] = IsInputError(e) || e.code() == absl::StatusCode::kUnavailable ||
-                          e.code() == absl::StatusCode::kResourceExhausted ||
-                          e.code() == absl::StatusCode::kDeadlineExceeded ||
-                          e.code() == absl::StatusCode::kCancelled
-                      ? e
-                      : absl::Status(e.code(), e.message());
+      errors[i] = e;
       continue;
     }
     batch.push_back(std::move(stored[i]));
@@ -741,7 +688,7 @@ absl::StatusOr<Response> SearchVector(const index::Collection& collection, Modal
 
 // An empty collection (nothing of `modality` indexed) answers no hits rather than an error.
 bool NothingIndexed(const index::Collection& c, Modality m) {
-  return c.model_version().empty() || c.IndexedKeys(m).empty();
+  return c.model_version().empty() || c.IndexSize(m) == 0;
 }
 
 }  // namespace
@@ -755,11 +702,8 @@ absl::StatusOr<v1::RecommendResponse> Engine::Recommend(const v1::RecommendReque
   const index::Collection& collection = *impl_->collection;
   return impl_->Consistent<v1::RecommendResponse>(
       [&](const ModelRunner& model) -> absl::StatusOr<v1::RecommendResponse> {
-        MATALIGN_ASSIGN_OR_RETURN(
-            std::vector<float> q,
-            Await<std::vector<float>>(call, [&](absl::Time deadline, Cancelled c, auto done) {
-              model.EmbedTarget(target, deadline, std::move(c), std::move(done));
-            }));
+        MATALIGN_ASSIGN_OR_RETURN(std::vector<float> q,
+                                  model.EmbedTarget(target, call.deadline, call.cancelled));
         MATALIGN_RETURN_IF_ERROR(call.Check());
         if (NothingIndexed(collection, Modality::kText)) {
           v1::RecommendResponse empty;
@@ -845,28 +789,19 @@ absl::StatusOr<v1::SearchResponse> Engine::Search(const v1::SearchRequest& reque
   return impl_->Consistent<v1::SearchResponse>(
       [&](const ModelRunner& model) -> absl::StatusOr<v1::SearchResponse> {
         absl::StatusOr<std::vector<float>> q;
-        auto start = [&](auto fn) { return Await<std::vector<float>>(call, fn); };
         switch (request.query_case()) {
           case v1::SearchRequest::kStructure:
-            q = start([&](absl::Time t, Cancelled c, auto done) {
-              model.EmbedStructure(ToStructureText(request.structure()), t, std::move(c),
-                                   std::move(done));
-            });
+            q = model.EmbedStructure(ToStructureText(request.structure()), call.deadline,
+                                     call.cancelled);
             break;
           case v1::SearchRequest::kText:
-            q = start([&](absl::Time t, Cancelled c, auto done) {
-              model.EmbedText(request.text(), t, std::move(c), std::move(done));
-            });
+            q = model.EmbedText(request.text(), call.deadline, call.cancelled);
             break;
           case v1::SearchRequest::kImage:
-            q = start([&](absl::Time t, Cancelled c, auto done) {
-              model.EmbedImage(ToImageBytes(request.image()), t, std::move(c), std::move(done));
-            });
+            q = model.EmbedImage(ToImageBytes(request.image()), call.deadline, call.cancelled);
             break;
           default:
-            q = start([&](absl::Time t, Cancelled c, auto done) {
-              model.EmbedTarget(*spec, t, std::move(c), std::move(done));
-            });
+            q = model.EmbedTarget(*spec, call.deadline, call.cancelled);
             break;
         }
         MATALIGN_RETURN_IF_ERROR(q.status());
@@ -887,11 +822,10 @@ absl::StatusOr<v1::PredictPropertiesResponse> Engine::PredictProperties(
   }
   std::shared_ptr<ModelRunner> model = impl_->Current();
   if (!model) return absl::UnavailableError("no model loaded");
-  using Props = std::map<std::string, double>;
-  MATALIGN_ASSIGN_OR_RETURN(Props p, Await<Props>(call, [&](absl::Time t, Cancelled c, auto done) {
-                              model->PredictProperties(ToStructureText(request.structure()), t,
-                                                       std::move(c), std::move(done));
-                            }));
+  using Properties = std::map<std::string, double>;
+  MATALIGN_ASSIGN_OR_RETURN(
+      Properties p, model->PredictProperties(ToStructureText(request.structure()), call.deadline,
+                                             call.cancelled));
   v1::PredictPropertiesResponse out;
   for (const auto& [k, v] : p) (*out.mutable_properties())[k] = v;
   out.set_model_version(model->version());
@@ -907,9 +841,8 @@ absl::StatusOr<v1::ClassifyDefectResponse> Engine::ClassifyDefect(
   std::shared_ptr<ModelRunner> model = impl_->Current();
   if (!model) return absl::UnavailableError("no model loaded");
   MATALIGN_ASSIGN_OR_RETURN(
-      DefectPrediction p, Await<DefectPrediction>(call, [&](absl::Time t, Cancelled c, auto done) {
-        model->ClassifyDefect(ToImageBytes(image), t, std::move(c), std::move(done));
-      }));
+      DefectPrediction p,
+      model->ClassifyDefect(ToImageBytes(image), call.deadline, call.cancelled));
   v1::ClassifyDefectResponse out;
   out.set_label(p.label);
   for (const auto& [k, v] : p.probabilities) (*out.mutable_probabilities())[k] = v;
@@ -959,8 +892,7 @@ EngineState Engine::state() const {
   }
   s.records = impl_->collection->size();
   for (Modality m : index::kAllModalities) {
-    s.index_sizes[std::string(index::ModalityName(m))] =
-        static_cast<int64_t>(impl_->collection->IndexedKeys(m).size());
+    s.index_sizes[std::string(index::ModalityName(m))] = impl_->collection->IndexSize(m);
   }
   return s;
 }

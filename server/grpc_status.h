@@ -1,7 +1,9 @@
-// The one place where absl::Status and grpc::Status meet. The codes share their numbering
-// (both follow google.rpc.Code), so the mapping keeps code and message as they are: a bad
-// input stays INVALID_ARGUMENT with the message naming the field, a full queue stays
-// RESOURCE_EXHAUSTED, and so on (proto/matalign/v1/matalign.proto lists what each means).
+// The one place where the server turns an absl::Status into the grpc::Status an RPC ends
+// with. The codes share their numbering (both follow google.rpc.Code), so the mapping keeps
+// code and message as they are: a bad input stays INVALID_ARGUMENT with the message naming
+// the field, a full queue stays RESOURCE_EXHAUSTED, and so on
+// (proto/matalign/v1/matalign.proto lists what each means). The client's direction,
+// gRPC -> absl, is client::FromGrpcStatus (client/grpc_status.h).
 #ifndef MATALIGN_SERVER_GRPC_STATUS_H_
 #define MATALIGN_SERVER_GRPC_STATUS_H_
 
@@ -13,18 +15,11 @@
 
 namespace matalign::server {
 
-// absl -> gRPC (server side). OK maps to grpc::Status::OK.
+// Returns the grpc::Status with the same code and message as `status`; OK maps to
+// grpc::Status::OK.
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-// gRPC -> absl (client side). Codes outside the shared range become Unknown.
-inline absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  const int code = static_cast<int>(status.error_code());
-  if (code < 1 || code > 16) return absl::UnknownError(status.error_message());
-  return absl::Status(static_cast<absl::StatusCode>(code), status.error_message());
 }
 
 }  // namespace matalign::server

@@ -45,7 +45,8 @@ bool IsLabelName(absl::string_view s) {
 }
 
 // Formats a sample value or bucket bound the way Prometheus parses it: the shortest decimal
-// that reads back as the same double ("0.005", "3", "1e+06"), "+Inf", "-Inf", "NaN".
+// that reads back as the same double ("0.005", "2.5e-07"), whole numbers below 1e17 in full
+// ("3", "1000000"), "+Inf", "-Inf", "NaN".
 std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";

@@ -350,38 +350,44 @@ void ModelRunner::EmbedTarget(const TargetSpec& target, absl::Time deadline, Can
 }
 
 absl::StatusOr<std::vector<float>> ModelRunner::EmbedStructure(const StructureText& input,
-                                                               absl::Time deadline) const {
+                                                               absl::Time deadline,
+                                                               Cancelled cancelled) const {
   return Wait<std::vector<float>>([&](Done<std::vector<float>> done) {
-    EmbedStructure(input, deadline, nullptr, std::move(done));
+    EmbedStructure(input, deadline, std::move(cancelled), std::move(done));
   });
 }
 absl::StatusOr<std::vector<float>> ModelRunner::EmbedText(const std::string& text,
-                                                          absl::Time deadline) const {
-  return Wait<std::vector<float>>(
-      [&](Done<std::vector<float>> done) { EmbedText(text, deadline, nullptr, std::move(done)); });
+                                                          absl::Time deadline,
+                                                          Cancelled cancelled) const {
+  return Wait<std::vector<float>>([&](Done<std::vector<float>> done) {
+    EmbedText(text, deadline, std::move(cancelled), std::move(done));
+  });
 }
 absl::StatusOr<std::vector<float>> ModelRunner::EmbedImage(const ImageBytes& input,
-                                                           absl::Time deadline) const {
+                                                           absl::Time deadline,
+                                                           Cancelled cancelled) const {
   return Wait<std::vector<float>>([&](Done<std::vector<float>> done) {
-    EmbedImage(input, deadline, nullptr, std::move(done));
+    EmbedImage(input, deadline, std::move(cancelled), std::move(done));
   });
 }
 absl::StatusOr<std::vector<float>> ModelRunner::EmbedTarget(const TargetSpec& target,
-                                                            absl::Time deadline) const {
+                                                            absl::Time deadline,
+                                                            Cancelled cancelled) const {
   return Wait<std::vector<float>>([&](Done<std::vector<float>> done) {
-    EmbedTarget(target, deadline, nullptr, std::move(done));
+    EmbedTarget(target, deadline, std::move(cancelled), std::move(done));
   });
 }
 absl::StatusOr<std::map<std::string, double>> ModelRunner::PredictProperties(
-    const StructureText& input, absl::Time deadline) const {
+    const StructureText& input, absl::Time deadline, Cancelled cancelled) const {
   return Wait<std::map<std::string, double>>([&](Done<std::map<std::string, double>> done) {
-    PredictProperties(input, deadline, nullptr, std::move(done));
+    PredictProperties(input, deadline, std::move(cancelled), std::move(done));
   });
 }
 absl::StatusOr<DefectPrediction> ModelRunner::ClassifyDefect(const ImageBytes& input,
-                                                             absl::Time deadline) const {
+                                                             absl::Time deadline,
+                                                             Cancelled cancelled) const {
   return Wait<DefectPrediction>([&](Done<DefectPrediction> done) {
-    ClassifyDefect(input, deadline, nullptr, std::move(done));
+    ClassifyDefect(input, deadline, std::move(cancelled), std::move(done));
   });
 }
 

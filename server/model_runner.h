@@ -99,19 +99,25 @@ class ModelRunner {
   void ClassifyDefect(const ImageBytes& input, absl::Time deadline, Cancelled cancelled,
                       Done<DefectPrediction> done) const;
 
-  // Blocking forms of the above (no cancellation).
-  absl::StatusOr<std::vector<float>> EmbedStructure(
-      const StructureText& input, absl::Time deadline = absl::InfiniteFuture()) const;
+  // Blocking forms of the above; `cancelled` may be empty (never cancelled).
+  absl::StatusOr<std::vector<float>> EmbedStructure(const StructureText& input,
+                                                    absl::Time deadline = absl::InfiniteFuture(),
+                                                    Cancelled cancelled = nullptr) const;
   absl::StatusOr<std::vector<float>> EmbedText(const std::string& text,
-                                               absl::Time deadline = absl::InfiniteFuture()) const;
+                                               absl::Time deadline = absl::InfiniteFuture(),
+                                               Cancelled cancelled = nullptr) const;
   absl::StatusOr<std::vector<float>> EmbedImage(const ImageBytes& input,
-                                                absl::Time deadline = absl::InfiniteFuture()) const;
-  absl::StatusOr<std::vector<float>> EmbedTarget(
-      const TargetSpec& target, absl::Time deadline = absl::InfiniteFuture()) const;
+                                                absl::Time deadline = absl::InfiniteFuture(),
+                                                Cancelled cancelled = nullptr) const;
+  absl::StatusOr<std::vector<float>> EmbedTarget(const TargetSpec& target,
+                                                 absl::Time deadline = absl::InfiniteFuture(),
+                                                 Cancelled cancelled = nullptr) const;
   absl::StatusOr<std::map<std::string, double>> PredictProperties(
-      const StructureText& input, absl::Time deadline = absl::InfiniteFuture()) const;
-  absl::StatusOr<DefectPrediction> ClassifyDefect(
-      const ImageBytes& input, absl::Time deadline = absl::InfiniteFuture()) const;
+      const StructureText& input, absl::Time deadline = absl::InfiniteFuture(),
+      Cancelled cancelled = nullptr) const;
+  absl::StatusOr<DefectPrediction> ClassifyDefect(const ImageBytes& input,
+                                                  absl::Time deadline = absl::InfiniteFuture(),
+                                                  Cancelled cancelled = nullptr) const;
 
   const std::string& version() const;
   const std::string& dir() const;

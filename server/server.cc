@@ -30,47 +30,6 @@ namespace {
 
 constexpr char kServiceName[] = "matalign.v1.MatAlign";
 
-const char* CodeName(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return "OK";
-    case absl::StatusCode::kCancelled:
-      return "CANCELLED";
-    case absl::StatusCode::kUnknown:
-      return "UNKNOWN";
-    case absl::StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case absl::StatusCode::kDeadlineExceeded:
-      return "DEADLINE_EXCEEDED";
-    case absl::StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case absl::StatusCode::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case absl::StatusCode::kPermissionDenied:
-      return "PERMISSION_DENIED";
-    case absl::StatusCode::kResourceExhausted:
-      return "RESOURCE_EXHAUSTED";
-    case absl::StatusCode::kFailedPrecondition:
-      return "FAILED_PRECONDITION";
-    case absl::StatusCode::kAborted:
-      return "ABORTED";
-    case absl::StatusCode::kOutOfRange:
-      return "OUT_OF_RANGE";
-    case absl::StatusCode::kUnimplemented:
-      return "UNIMPLEMENTED";
-    case absl::StatusCode::kInternal:
-      return "INTERNAL";
-    case absl::StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    case absl::StatusCode::kDataLoss:
-      return "DATA_LOSS";
-    case absl::StatusCode::kUnauthenticated:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 // Per-RPC request counters and latency histograms, and the server-wide gauges the
 // maintenance loop refreshes.
 class ServerMetrics {
@@ -80,7 +39,7 @@ class ServerMetrics {
   void Record(const char* rpc, absl::StatusCode code, absl::Duration elapsed) {
     auto counter = registry_->GetCounter("matalign_requests_total",
                                          "RPCs answered, by method and gRPC status code",
-                                         {{"rpc", rpc}, {"code", CodeName(code)}});
+                                         {{"rpc", rpc}, {"code", absl::StatusCodeToString(code)}});
     if (counter.ok()) (*counter)->Increment();
     auto histogram = registry_->GetHistogram("matalign_request_duration_seconds",
                                              "RPC latency from arrival to answer, by method",
@@ -488,9 +447,10 @@ struct Server::Impl {
 void Server::Impl::RefreshGauges() {
   const EngineState s = engine->state();
   metrics->Gauge("matalign_model_loaded", "1 while a model serves", {}, s.model_loaded ? 1 : 0);
-  if (!s.model_version.empty()) {
-    metrics->Gauge("matalign_model_info", "The served model (value 1) and device",
-                   {{"version", s.model_version}, {"device", s.device}}, 1);
+  if (s.model_loaded) {
+    // One series, replaced when the model changes.
+    (void)registry.SetInfo("matalign_model_info", "The served model (version, device)",
+                           {{"version", s.model_version}, {"device", s.device}});
   }
   metrics->Gauge("matalign_reloads", "Model swaps since start", {}, static_cast<double>(s.reloads));
   metrics->Gauge("matalign_reload_failures", "Bundles refused since start", {},

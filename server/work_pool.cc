@@ -8,7 +8,13 @@
 namespace matalign::server {
 
 WorkPool::WorkPool(int threads, int max_queue) : max_queue_(std::max(1, max_queue)) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Work(); });
+  try {
+    absl::MutexLock join_lock(&join_mu_);
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Work(); });
+  } catch (...) {
+    Shutdown();  // Joins the workers that did start: a joinable std::thread would terminate.
+    throw;
+  }
 }
 
 WorkPool::~WorkPool() { Shutdown(); }
@@ -27,13 +33,12 @@ absl::Status WorkPool::Submit(std::function<void()> fn) {
 void WorkPool::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
   }
+  absl::MutexLock join_lock(&join_mu_);
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
-  threads_.clear();
 }
 
 int64_t WorkPool::queue_depth() const {

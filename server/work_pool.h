@@ -19,22 +19,29 @@
 
 namespace matalign::server {
 
+// Thread-safety: every method may be called concurrently from any number of threads,
+// including from a running closure (except Shutdown/the destructor, which would wait for
+// that closure). A closure must not throw: an exception ends the process.
 class WorkPool {
  public:
-  // Starts `threads` (>= 1) workers; at most `max_queue` (>= 1) closures wait.
+  // Starts `threads` workers (fewer than 1 counts as 1); at most `max_queue` closures wait
+  // (fewer than 1 counts as 1). Throws std::system_error if a thread cannot be started.
   WorkPool(int threads, int max_queue);
-  // Runs what is queued, then joins the workers.
+  // Same as Shutdown().
   ~WorkPool();
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
 
-  // Queues `fn`. ResourceExhausted when max_queue closures wait, Unavailable after
-  // Shutdown; `fn` is not run then.
+  // Queues `fn` to run once on a worker. ResourceExhausted when max_queue closures wait,
+  // Unavailable after Shutdown has begun; `fn` is not run then.
   absl::Status Submit(std::function<void()> fn);
-  // Stops accepting, runs what is queued and joins the workers. Idempotent.
+  // Stops accepting, runs what is queued and joins the workers. Idempotent; concurrent calls
+  // all return only after the workers are joined.
   void Shutdown();
 
+  // Closures waiting for a worker now.
   int64_t queue_depth() const;
+  // Closures running now.
   int64_t busy() const;
 
  private:
@@ -45,7 +52,9 @@ class WorkPool {
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t busy_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::thread> threads_;
+  // Held while joining the workers, so that concurrent Shutdowns all wait for them.
+  absl::Mutex join_mu_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(join_mu_);
 };
 
 }  // namespace matalign::server

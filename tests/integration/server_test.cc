@@ -504,6 +504,14 @@ TEST_F(ServerTest, ReloadDuringRequestsFailsNothingAndSwapsEverything) {
   // the new model.
   EXPECT_EQ(info.index_sizes().at("text"), info.num_records());
   std::printf("%d calls during the reload, 0 failed\n", calls.load());
+  // The metrics name the new model as served, and only it (gauges refresh
+  // every second).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CommandResult m =
+      RunCommand(absl::StrCat("curl -sf http://127.0.0.1:", server_.metrics_port(), "/metrics"));
+  EXPECT_NE(m.out.find("matalign_model_info{version=\"2\",device=\"cpu\"} 1"), std::string::npos)
+      << m.out;
+  EXPECT_EQ(m.out.find("matalign_model_info{version=\"1\""), std::string::npos) << m.out;
 
   // Broken bundles are refused and the served one keeps serving: one whose manifest names
   // another version, one whose weights do not match their checksums.

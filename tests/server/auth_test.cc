@@ -1,4 +1,4 @@
-// Bearer-token checks and the absl <-> gRPC status mapping.
+// Bearer-token checks and the absl -> gRPC status mapping of the server.
 #include "server/auth.h"
 
 #include "common/file.h"
@@ -52,7 +52,7 @@ TEST(TokenAuthenticatorTest, FromTokenFiles) {
   EXPECT_EQ(TokenAuthenticator::FromConfig(config).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(GrpcStatusTest, CodesAndMessagesSurviveBothWays) {
+TEST(GrpcStatusTest, CodesAndMessagesSurvive) {
   for (absl::StatusCode code :
        {absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
         absl::StatusCode::kUnavailable, absl::StatusCode::kResourceExhausted,
@@ -62,7 +62,6 @@ TEST(GrpcStatusTest, CodesAndMessagesSurviveBothWays) {
     const grpc::Status g = ToGrpcStatus(s);
     EXPECT_EQ(static_cast<int>(g.error_code()), static_cast<int>(code));
     EXPECT_EQ(g.error_message(), "structure: line 3: bad cell");
-    EXPECT_EQ(FromGrpcStatus(g), s);
   }
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
   EXPECT_EQ(ToGrpcStatus(absl::InvalidArgumentError("x")).error_code(),

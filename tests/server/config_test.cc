@@ -79,6 +79,7 @@ TEST(ServerConfigTest, ErrorsNameTheKey) {
       {"tls: {cert_file: a.pem}", "cert_file and key_file go together"},
       {"auth: {admin_tokens_file: a}", "needs auth.tokens_file"},
       {"threads: many", "threads"},
+      {"max_message_bytes: 2147483648", "max_message_bytes: must be in [1 KiB, 2 GiB - 1]"},
       {"listen: [", "not valid YAML"},
   };
   for (const Case& c : cases) {
@@ -91,6 +92,16 @@ TEST(ServerConfigTest, ErrorsNameTheKey) {
   }
   EXPECT_EQ(LoadServerConfig("/nonexistent/matalign.yaml").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(ServerConfigTest, MaxMessageBytesFitsGrpcsInt) {
+  // gRPC's builder takes an int: the largest int is accepted, one more is refused rather than
+  // wrapped to a negative limit.
+  ASSERT_OK_AND_ASSIGN(ServerConfig c,
+                       ParseServerConfig("max_message_bytes: 2147483647", "max.yaml"));
+  EXPECT_EQ(c.max_message_bytes, 2147483647);
+  EXPECT_EQ(ParseServerConfig("max_message_bytes: 2147483648", "max.yaml").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ServerConfigTest, TokenFiles) {
