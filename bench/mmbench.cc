@@ -2,8 +2,8 @@
 //
 // Starts mmserver in process (server::Server on 127.0.0.1:0 over a model bundle, the corpus
 // ingested through Engine::Ingest) or loads an external server, then measures, closed loop
-// (C client threads, each issuing synchronous unary calls on its own stub, the next one as
-// soon as the previous answered):
+// (C client threads, each issuing synchronous unary calls through client::Client, the next
+// one as soon as the previous answered):
 //   - QPS and p50/p99 latency of Recommend, EmbedStructure, EmbedText and EmbedImage at each
 //     concurrency;
 //   - the speed-up of dynamic batching: EmbedText and EmbedStructure at concurrency 32
@@ -58,14 +58,13 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/client.h"
-#include "client/grpc_status.h"
 #include "client/records.h"
 #include "common/file.h"
 #include "common/openmp_env.h"
 #include "common/status_macros.h"
 #include "corpus/manifest.h"
 #include "nlohmann/json.hpp"
-#include "proto/matalign/v1/matalign.grpc.pb.h"
+#include "proto/matalign/v1/matalign.pb.h"
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/server.h"
@@ -318,92 +317,66 @@ Requests BuildRequests(const std::vector<v1::Record>& records,
 }
 
 // ---------------------------------------------------------------------------------------
-// The client side: channels and stubs.
+// The client side: channels and clients.
 
-// The gRPC channels of one server; stubs for the client threads. Thread-safe.
+// The gRPC channels of one server, each wrapped in a client::Client (which adds the
+// deadline and the bearer token of every call). Thread-safe.
 class GrpcTarget {
  public:
   // Creates `channels` channels to `address`, each with its own connection (a local
   // subchannel pool: gRPC would otherwise share one connection among equal channels), and
-  // waits up to 10 s for each to connect. Unavailable naming the address otherwise.
+  // waits up to 10 s for each to connect. InvalidArgument for a bad token (as
+  // ClientOptions::Validate), Unavailable naming the address when it cannot connect.
   static absl::StatusOr<std::unique_ptr<GrpcTarget>> Connect(const std::string& address,
                                                              const std::string& token, int channels,
                                                              absl::Duration call_timeout) {
-    auto target = std::unique_ptr<GrpcTarget>(new GrpcTarget(token, call_timeout));
+    client::ClientOptions options;
+    options.server = address;
+    options.token = token;
+    options.timeout = call_timeout;
+    MATALIGN_RETURN_IF_ERROR(options.Validate());
+    auto target = std::make_unique<GrpcTarget>();
     for (int i = 0; i < channels; ++i) {
       grpc::ChannelArguments args;
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      args.SetMaxReceiveMessageSize(64 << 20);
-      args.SetMaxSendMessageSize(64 << 20);
+      args.SetMaxReceiveMessageSize(options.max_message_bytes);
+      args.SetMaxSendMessageSize(options.max_message_bytes);
       std::shared_ptr<grpc::Channel> channel =
           grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
       if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
         return absl::UnavailableError(absl::StrCat("cannot connect to ", address));
       }
-      target->channels_.push_back(std::move(channel));
+      target->clients_.push_back(client::Client::FromChannel(std::move(channel), options));
     }
     return target;
   }
 
-  // A new stub on channel `thread % channels`.
-  std::unique_ptr<v1::MatAlign::Stub> NewStub(int thread) const {
-    return v1::MatAlign::NewStub(channels_[thread % channels_.size()]);
-  }
+  // The client of client thread `thread`: the one on channel `thread % channels`.
+  client::Client& client(int thread) const { return *clients_[thread % clients_.size()]; }
 
-  // Sets the deadline and the bearer token of one call.
-  void Prepare(grpc::ClientContext* context) const {
-    context->set_deadline(std::chrono::system_clock::now() +
-                          absl::ToChronoMilliseconds(call_timeout_));
-    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
-  }
-
-  int channels() const { return static_cast<int>(channels_.size()); }
+  int channels() const { return static_cast<int>(clients_.size()); }
 
  private:
-  GrpcTarget(std::string token, absl::Duration call_timeout)
-      : token_(std::move(token)), call_timeout_(call_timeout) {}
-
-  std::string token_;
-  absl::Duration call_timeout_;
-  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<client::Client>> clients_;
 };
 
 // One call of a workload: sends request `i` (already reduced modulo the request count) and
 // returns the call's status. Owned by one client thread.
 using Caller = std::function<absl::Status(size_t i)>;
 
-template <typename Request, typename Response>
-using StubMethod = grpc::Status (v1::MatAlign::Stub::*)(grpc::ClientContext*, const Request&,
-                                                        Response*);
-
-template <typename Request, typename Response>
-Caller GrpcCaller(std::shared_ptr<v1::MatAlign::Stub> stub, const GrpcTarget* target,
-                  const std::vector<Request>* requests, StubMethod<Request, Response> method) {
-  return [stub, target, requests, method](size_t i) {
-    grpc::ClientContext context;
-    target->Prepare(&context);
-    Response response;
-    return client::FromGrpcStatus(((*stub).*method)(&context, (*requests)[i], &response));
-  };
-}
-
-// The caller of client thread `thread` for `rpc` over gRPC (a stub of its own).
+// The caller of client thread `thread` for `rpc` over gRPC.
 Caller MakeGrpcCaller(const GrpcTarget& target, const Requests& requests, Rpc rpc, int thread) {
-  std::shared_ptr<v1::MatAlign::Stub> stub = target.NewStub(thread);
-  using Stub = v1::MatAlign::Stub;
+  client::Client* c = &target.client(thread);
+  const Requests* r = &requests;
   switch (rpc) {
     case Rpc::kRecommend:
-      return GrpcCaller<v1::RecommendRequest, v1::RecommendResponse>(
-          stub, &target, &requests.recommend, &Stub::Recommend);
+      return [c, r](size_t i) { return c->Recommend(r->recommend[i]).status(); };
     case Rpc::kEmbedStructure:
-      return GrpcCaller<v1::EmbedStructureRequest, v1::EmbedResponse>(
-          stub, &target, &requests.structure, &Stub::EmbedStructure);
+      return [c, r](size_t i) { return c->EmbedStructure(r->structure[i]).status(); };
     case Rpc::kEmbedText:
-      return GrpcCaller<v1::EmbedTextRequest, v1::EmbedResponse>(stub, &target, &requests.text,
-                                                                 &Stub::EmbedText);
+      return [c, r](size_t i) { return c->EmbedText(r->text[i]).status(); };
     case Rpc::kEmbedImage:
-      return GrpcCaller<v1::EmbedImageRequest, v1::EmbedResponse>(stub, &target, &requests.image,
-                                                                  &Stub::EmbedImage);
+      return [c, r](size_t i) { return c->EmbedImage(r->image[i]).status(); };
   }
   return [](size_t) { return absl::InternalError("unknown workload"); };
 }
@@ -690,7 +663,6 @@ std::string ErrorLines(const std::vector<LoadResult>& rows) {
 // ---------------------------------------------------------------------------------------
 // The run.
 
-// A temporary directory removed (with its contents) on destruction.
 // A temporary directory removed (with its contents) on destruction, or by the signal
 // watcher (WatchSignals) when SIGINT or SIGTERM ends the run early.
 class ScopedTempDir {
@@ -796,75 +768,70 @@ absl::StatusOr<std::unique_ptr<server::Server>> StartServer(const server::Server
   return server;
 }
 
+// The acknowledgements of one ingest, in-process or remote.
+struct IngestTally {
+  int64_t accepted = 0;
+  int64_t rejected = 0;
+  std::string first_rejection;  // "id: reason" of the first rejected record
+
+  void Add(const v1::IngestResponse& response) {
+    if (response.accepted()) {
+      ++accepted;
+    } else if (rejected++ == 0) {
+      first_rejection = absl::StrCat(response.id(), ": ", response.error());
+    }
+  }
+
+  // The number accepted; FailedPrecondition with the first reason when none was. Notes
+  // rejections on the progress line.
+  absl::StatusOr<int64_t> Finish() const {
+    if (accepted == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no record was accepted; first rejection: ", first_rejection));
+    }
+    if (rejected > 0) {
+      Progress(absl::StrCat(rejected, " record(s) rejected, first: ", first_rejection));
+    }
+    return accepted;
+  }
+};
+
 // Ingests `records` through the engine in chunks of 32. Returns the number accepted;
 // FailedPrecondition with the first reason when none was.
 absl::StatusOr<int64_t> IngestInProcess(server::Engine& engine,
                                         const std::vector<v1::Record>& records) {
   constexpr size_t kChunk = 32;
-  int64_t accepted = 0;
-  std::string first_rejection;
+  IngestTally tally;
   for (size_t begin = 0; begin < records.size(); begin += kChunk) {
     std::vector<const v1::Record*> chunk;
     for (size_t i = begin; i < std::min(records.size(), begin + kChunk); ++i) {
       chunk.push_back(&records[i]);
     }
     for (const v1::IngestResponse& response : engine.Ingest(chunk, server::CallContext{})) {
-      if (response.accepted()) {
-        ++accepted;
-      } else if (first_rejection.empty()) {
-        first_rejection = absl::StrCat(response.id(), ": ", response.error());
-      }
+      tally.Add(response);
     }
   }
-  if (accepted == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no record was accepted; first rejection: ", first_rejection));
-  }
-  if (!first_rejection.empty()) {
-    Progress(
-        absl::StrCat(records.size() - accepted, " record(s) rejected, first: ", first_rejection));
-  }
-  return accepted;
+  return tally.Finish();
 }
 
-// Streams `records` into an external server (Ingest RPC). Returns the number accepted.
-absl::StatusOr<int64_t> IngestRemote(const BenchOptions& options,
+// Streams `records` into an external server (Ingest RPC). Returns the number accepted;
+// the stream's error, or FailedPrecondition with the first reason when none was accepted.
+absl::StatusOr<int64_t> IngestRemote(client::Client& client,
                                      const std::vector<v1::Record>& records) {
-  client::ClientOptions client_options;
-  client_options.server = options.server;
-  client_options.token = options.token;
-  MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<client::Client> client,
-                            client::Client::Connect(client_options));
   size_t next = 0;
-  std::string first_rejection;
-  const client::IngestResult result = client->Ingest(
+  IngestTally tally;
+  const client::IngestResult result = client.Ingest(
       [&](v1::Record* record) -> absl::StatusOr<bool> {
         if (next == records.size()) return false;
         *record = records[next++];
         return true;
       },
       [&](const v1::IngestResponse& response) {
-        if (!response.accepted() && first_rejection.empty()) {
-          first_rejection = absl::StrCat(response.id(), ": ", response.error());
-        }
+        tally.Add(response);
         return absl::OkStatus();
       });
   MATALIGN_RETURN_IF_ERROR(result.status);
-  if (!first_rejection.empty()) {
-    Progress(absl::StrCat(result.rejected, " record(s) rejected, first: ", first_rejection));
-  }
-  return result.accepted;
-}
-
-// The served model's ModelInfo, or the call's status.
-absl::StatusOr<v1::ModelInfoResponse> ModelInfo(const GrpcTarget& target) {
-  std::unique_ptr<v1::MatAlign::Stub> stub = target.NewStub(0);
-  grpc::ClientContext context;
-  target.Prepare(&context);
-  v1::ModelInfoResponse info;
-  MATALIGN_RETURN_IF_ERROR(
-      client::FromGrpcStatus(stub->ModelInfo(&context, v1::ModelInfoRequest(), &info)));
-  return info;
+  return tally.Finish();
 }
 
 // Everything measured, for printing.
@@ -1047,16 +1014,17 @@ absl::Status Run(const BenchOptions& options) {
     address = absl::StrCat("127.0.0.1:", server->port());
     Progress(absl::StrCat("ingesting ", records.size(), " records through Engine::Ingest"));
     MATALIGN_ASSIGN_OR_RETURN(stored, IngestInProcess(server->engine(), records));
-  } else if (options.ingest) {
-    Progress(absl::StrCat("ingesting ", records.size(), " records into ", options.server));
-    MATALIGN_ASSIGN_OR_RETURN(stored, IngestRemote(options, records));
   }
 
   Progress(absl::StrCat("connecting ", options.channels, " channel(s) to ", address));
   MATALIGN_ASSIGN_OR_RETURN(
       std::unique_ptr<GrpcTarget> target,
       GrpcTarget::Connect(address, options.token, options.channels, call_timeout));
-  MATALIGN_ASSIGN_OR_RETURN(const v1::ModelInfoResponse info, ModelInfo(*target));
+  if (server == nullptr && options.ingest) {
+    Progress(absl::StrCat("ingesting ", records.size(), " records into ", options.server));
+    MATALIGN_ASSIGN_OR_RETURN(stored, IngestRemote(target->client(0), records));
+  }
+  MATALIGN_ASSIGN_OR_RETURN(const v1::ModelInfoResponse info, target->client(0).ModelInfo());
   const std::set<std::string> property_names(info.property_names().begin(),
                                              info.property_names().end());
   const Requests requests = BuildRequests(records, property_names, options.k);

@@ -3,8 +3,6 @@
 #include <filesystem>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file.h"
 #include "common/status_macros.h"
@@ -25,21 +23,11 @@ absl::Status WithContext(const absl::Status& status, absl::string_view context) 
 
 }  // namespace
 
-std::string StructureFormatForPath(absl::string_view path) {
-  const std::string base = absl::AsciiStrToLower(Basename(path));
-  const std::string ext = LowercaseExtension(path);
-  if (ext == "cif") return "cif";
-  if (ext == "xyz" || ext == "extxyz") return "xyz";
-  if (ext == "vasp" || ext == "poscar") return "poscar";
-  if (absl::StrContains(base, "poscar") || absl::StrContains(base, "contcar")) return "poscar";
-  return "";
-}
-
 absl::StatusOr<v1::StructureInput> ReadStructureInput(const std::string& path,
                                                       absl::string_view format) {
   v1::StructureInput input;
   MATALIGN_ASSIGN_OR_RETURN(*input.mutable_content(), ReadFile(path));
-  input.set_format(format.empty() ? StructureFormatForPath(path) : std::string(format));
+  input.set_format(std::string(format));
   input.set_name(Basename(path));
   return input;
 }

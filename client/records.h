@@ -13,14 +13,9 @@
 
 namespace matalign::client {
 
-// The structure format the name of `path` implies: "cif" for *.cif, "poscar" for
-// POSCAR/CONTCAR (any prefix or suffix) and *.vasp / *.poscar, "xyz" for *.xyz / *.extxyz;
-// "" otherwise (the server detects the format from the content).
-std::string StructureFormatForPath(absl::string_view path);
-
 // Reads the structure file at `path` into a StructureInput: content = the file's text,
-// format = `format` if non-empty else StructureFormatForPath(path), name = the file's
-// base name. Errors: those of ReadFile (NotFound "<path>: no such file", ...).
+// format = `format` (empty: the server detects it from the name, then the content, with
+// materials::DetectFormat), name = the file's base name. Errors: those of ReadFile (NotFound "<path>: no such file", ...).
 absl::StatusOr<v1::StructureInput> ReadStructureInput(const std::string& path,
                                                       absl::string_view format = "");
 

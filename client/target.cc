@@ -20,7 +20,6 @@ constexpr std::initializer_list<const char*> kTopLevelKeys = {"properties", "com
                                                               "filters", "k"};
 constexpr std::initializer_list<const char*> kFilterKeys = {"exclude_elements", "require_elements",
                                                             "routes", "material_classes"};
-constexpr uint32_t kMaxK = 1024;
 
 // Errors of one target file, each prefixed "<source>: <key path>: ".
 class TargetParser {

@@ -12,6 +12,7 @@
 #ifndef MATALIGN_CLIENT_TARGET_H_
 #define MATALIGN_CLIENT_TARGET_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,10 @@
 #include "proto/matalign/v1/matalign.pb.h"
 
 namespace matalign::client {
+
+// The largest number of hits a Recommend or Search may ask for (the API's k: 1..1024, see
+// proto/matalign/v1/matalign.proto).
+inline constexpr uint32_t kMaxK = 1024;
 
 // Parses a target file's text into a RecommendRequest: properties -> target.properties,
 // a composition object -> target.composition, a composition string -> target.formula,
@@ -28,7 +33,7 @@ namespace matalign::client {
 // JSON; a top level that is not an object; an unknown key at the top level or in filters
 // (naming it and listing the allowed keys); a value of the wrong type (naming the key
 // path and the expected type); non-finite numbers; composition amounts <= 0; empty names;
-// k outside 1..1024; neither properties nor composition given.
+// k outside 1..kMaxK; neither properties nor composition given.
 absl::StatusOr<v1::RecommendRequest> ParseTarget(absl::string_view json_text,
                                                  absl::string_view source);
 

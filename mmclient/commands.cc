@@ -1,6 +1,7 @@
 #include "mmclient/commands.h"
 
 #include <filesystem>
+#include <unordered_set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -20,8 +21,6 @@ namespace matalign::mmclient {
 
 namespace {
 
-constexpr uint32_t kMaxK = 1024;
-
 // MATALIGN_ASSIGN_OR_RETURN for local inputs: a failure becomes a usage error.
 template <typename T>
 absl::StatusOr<T> Local(absl::StatusOr<T> value) {
@@ -30,9 +29,9 @@ absl::StatusOr<T> Local(absl::StatusOr<T> value) {
 }
 
 absl::Status CheckK(uint32_t k) {
-  if (k < 1 || k > kMaxK) {
-    return AsUsageError(
-        absl::InvalidArgumentError(absl::StrCat("--k: must be in 1..", kMaxK, ", got ", k)));
+  if (k < 1 || k > client::kMaxK) {
+    return AsUsageError(absl::InvalidArgumentError(
+        absl::StrCat("--k: must be in 1..", client::kMaxK, ", got ", k)));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "client/target.h"
 #include "mmclient/commands.h"
 #include "mmclient/exit_codes.h"
 
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   cmd_recommend->add_option("--target", recommend.target_file, "Target JSON file")->required();
   CLI::Option* recommend_k_opt =
       cmd_recommend->add_option("--k", recommend_k, "Hits (overrides the file's k)")
-          ->check(CLI::Range(1, 1024));
+          ->check(CLI::Range(1u, matalign::client::kMaxK));
   cmd_recommend->add_flag("--json", json, "Print the response as JSON");
 
   // ingest
@@ -97,8 +98,8 @@ int main(int argc, char** argv) {
   cmd_search->add_option("--in", search.target_modality,
                          "Vectors searched: structure | text | image | property (default: the "
                          "query's own)");
-  CLI::Option* search_k_opt =
-      cmd_search->add_option("--k", search_k, "Hits (default 10)")->check(CLI::Range(1, 1024));
+  CLI::Option* search_k_opt = cmd_search->add_option("--k", search_k, "Hits (default 10)")
+                                  ->check(CLI::Range(1u, matalign::client::kMaxK));
   cmd_search->add_option("--exclude-elements", search.filters.exclude_elements, "e.g. Pb,Cd")
       ->delimiter(',');
   cmd_search->add_option("--require-elements", search.filters.require_elements, "e.g. Ti")

@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/target.h"
 #include "common/file.h"
 #include "gtest/gtest.h"
 #include "mmclient/exit_codes.h"
@@ -179,6 +180,26 @@ TEST(SearchRequestTest, RecordQueryAndFiles) {
   auto missing = BuildSearchRequest(structure);
   EXPECT_EQ(ExitCodeFor(missing.status()), kExitUsage);
   EXPECT_TRUE(absl::StrContains(missing.status().message(), "/nonexistent/x.cif"));
+}
+
+// The target file's k and --k share the API's limit, client::kMaxK.
+TEST(RecommendRequestTest, FileAndFlagShareTheKLimit) {
+  TempDir dir;
+  WriteText(dir.Join("max.json"),
+            absl::StrCat(R"({"properties": {"x": 1}, "k": )", client::kMaxK, "}"));
+  WriteText(dir.Join("over.json"),
+            absl::StrCat(R"({"properties": {"x": 1}, "k": )", client::kMaxK + 1, "}"));
+  RecommendCommand command;
+  command.target_file = dir.Join("max.json");
+  ASSERT_OK_AND_ASSIGN(v1::RecommendRequest r, BuildRecommendRequest(command));
+  EXPECT_EQ(r.k(), client::kMaxK);
+  command.k = client::kMaxK;
+  EXPECT_OK(BuildRecommendRequest(command).status());
+  command.k = client::kMaxK + 1;
+  EXPECT_EQ(ExitCodeFor(BuildRecommendRequest(command).status()), kExitUsage);
+  command.k.reset();
+  command.target_file = dir.Join("over.json");
+  EXPECT_EQ(ExitCodeFor(BuildRecommendRequest(command).status()), kExitUsage);
 }
 
 TEST(RecommendRequestTest, KOverridesTheFile) {
