@@ -518,4 +518,22 @@ std::map<std::string, int64_t> CountManifest(const std::vector<Record>& records)
   return counts;
 }
 
+absl::Status WriteDerivedManifest(const std::string& path, const std::vector<Record>& records,
+                                  const std::string& records_dir) {
+  const fs::path from = fs::absolute(records_dir).lexically_normal();
+  const fs::path to = fs::absolute(path).parent_path().lexically_normal();
+  auto rebase = [&](const std::string& relative) {
+    return (from / relative).lexically_normal().lexically_relative(to).string();
+  };
+  MATALIGN_ASSIGN_OR_RETURN(std::unique_ptr<ManifestWriter> writer, ManifestWriter::Create(path));
+  for (Record record : records) {
+    if (record.structure && !record.structure->path.empty()) {
+      record.structure->path = rebase(record.structure->path);
+    }
+    for (ImageRef& image : record.images) image.path = rebase(image.path);
+    MATALIGN_RETURN_IF_ERROR(writer->Append(record));
+  }
+  return writer->Close();
+}
+
 }  // namespace matalign::corpus

@@ -98,6 +98,14 @@ class ManifestWriter {
   std::unordered_set<std::string> ids_;  // ids appended so far, for the uniqueness check
 };
 
+// Writes `records` as a new manifest at `path` (through ManifestWriter). Their file paths
+// (structure.path, images[].path) are relative to `records_dir`, the directory of the manifest
+// they were read from, and are rewritten relative to the new manifest's directory, so a
+// derived manifest (other splits, a subset, relabelled records) can live anywhere.
+// Errors: those of ManifestWriter.
+absl::Status WriteDerivedManifest(const std::string& path, const std::vector<Record>& records,
+                                  const std::string& records_dir);
+
 }  // namespace matalign::corpus
 
 #endif  // MATALIGN_CORPUS_MANIFEST_H_

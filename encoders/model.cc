@@ -75,18 +75,31 @@ TORCH_MODULE(ResidualBlock);
 
 }  // namespace
 
+namespace {
+
+// A batch without a modality leaves its tensors undefined; those stay undefined.
+torch::Tensor ToDevice(const torch::Tensor& t, const torch::Device& device) {
+  return t.defined() ? t.to(device) : t;
+}
+
+}  // namespace
+
 GraphBatch GraphBatch::To(const torch::Device& device) const {
-  return {
-      atomic_numbers.to(device), node_features.to(device), edge_src.to(device), edge_dst.to(device),
-      edge_rbf.to(device),       node_graph.to(device),    num_graphs};
+  return {ToDevice(atomic_numbers, device),
+          ToDevice(node_features, device),
+          ToDevice(edge_src, device),
+          ToDevice(edge_dst, device),
+          ToDevice(edge_rbf, device),
+          ToDevice(node_graph, device),
+          num_graphs};
 }
 
 TextBatch TextBatch::To(const torch::Device& device) const {
-  return {ids.to(device), mask.to(device)};
+  return {ToDevice(ids, device), ToDevice(mask, device)};
 }
 
 PropertyBatch PropertyBatch::To(const torch::Device& device) const {
-  return {values.to(device), mask.to(device), composition.to(device)};
+  return {ToDevice(values, device), ToDevice(mask, device), ToDevice(composition, device)};
 }
 
 // ---------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ absl::Status ReadConfig(const nlohmann::json& json, TrainConfig* c) {
     t.Read("image_kinds", &s.image_kinds);
     t.Read("recall_k", &s.recall_k);
     t.Read("early_stopping_patience", &s.early_stopping_patience);
+    t.Read("selection_metric", &s.selection_metric);
     t.Read("prefetch", &s.prefetch);
     t.Read("max_records", &s.max_records);
     t.Read("amp", &s.amp);
@@ -145,6 +146,7 @@ nlohmann::json TrainConfigToJson(const TrainConfig& c) {
         {"image_kinds", s.image_kinds},
         {"recall_k", s.recall_k},
         {"early_stopping_patience", s.early_stopping_patience},
+        {"selection_metric", s.selection_metric},
         {"prefetch", s.prefetch},
         {"max_records", s.max_records},
         {"amp", s.amp},

@@ -77,6 +77,13 @@ struct TrainSettings {
   // Stop after this many epochs without a better validation Recall@k; 0 = never.
   // Default: 5.
   int early_stopping_patience = 5;
+  // The validation figure that picks the best epoch (its weights go into the bundle) and
+  // drives early stopping: any key of the validation figures ("recall@5_g2t",
+  // "mae_band_gap_ev", "defect_accuracy", ...); "mae_" keys are minimized, others maximized.
+  // "" = the first of recall@k_g2t, recall@k_p2t, mae_<first head property>,
+  // defect_accuracy, recall@k_g2v, recall@k_t2v that the validation split yields.
+  // Default: "".
+  std::string selection_metric;
   // Batches prepared ahead by the background loader. Default: 2.
   int prefetch = 2;
   // Use at most this many records of the manifest (in file order); 0 = all. Default: 0.

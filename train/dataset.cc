@@ -13,6 +13,7 @@
 #include "corpus/manifest.h"
 #include "imaging/image.h"
 #include "imaging/preprocess.h"
+#include "materials/element.h"
 #include "materials/structure_io.h"
 
 namespace matalign::train {
@@ -92,9 +93,17 @@ absl::StatusOr<std::vector<std::string>> TrainingTexts(const std::string& manife
       texts.push_back(r.synthesis->text);
     }
   }
-  if (texts.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        manifest_path, ": no synthesis text in the training split to train a tokenizer on"));
+  return texts;
+}
+
+std::vector<std::string> PlaceholderTokenizerTexts() {
+  std::vector<std::string> texts;
+  for (int z = 1; z <= materials::kMaxAtomicNumber; ++z) {
+    const materials::ElementInfo* element = materials::ElementByNumber(z);
+    if (element == nullptr) continue;
+    const std::string symbol(element->symbol);
+    texts.push_back(absl::StrCat(symbol, "2O3 and ", symbol,
+                                 "CO3 were mixed, ground and heated at 900 °C for 12 h in air."));
   }
   return texts;
 }
@@ -230,6 +239,14 @@ torch::Tensor Rows(const std::vector<int64_t>& rows) {
 
 }  // namespace
 
+torch::Tensor ImageTensor(const ExampleImage& image, const encoders::ModelConfig& model) {
+  const int s = model.image.input_size;
+  const imaging::PreprocessOptions o = encoders::ImageOptionsFor(model, image.kind);
+  torch::Tensor u8 = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {1, s, s},
+                                      torch::TensorOptions().dtype(torch::kUInt8));
+  return (u8.to(torch::kFloat) / 255.f - o.mean) / o.stddev;
+}
+
 Batch MakeBatch(const Dataset& dataset, const TrainConfig& config, const std::vector<int>& rows,
                 const BatchOptions& options) {
   const encoders::ModelConfig& model = config.model;
@@ -307,10 +324,7 @@ Batch MakeBatch(const Dataset& dataset, const TrainConfig& config, const std::ve
   b.image_is_sem = torch::zeros({static_cast<int64_t>(images.size())},
                                 torch::TensorOptions().dtype(torch::kBool));
   for (size_t i = 0; i < images.size(); ++i) {
-    const imaging::PreprocessOptions o = encoders::ImageOptionsFor(model, images[i]->kind);
-    torch::Tensor u8 = torch::from_blob(const_cast<uint8_t*>(images[i]->pixels.data()), {1, s, s},
-                                        torch::TensorOptions().dtype(torch::kUInt8));
-    b.images[static_cast<int64_t>(i)] = (u8.to(torch::kFloat) / 255.f - o.mean) / o.stddev;
+    b.images[static_cast<int64_t>(i)] = ImageTensor(*images[i], model);
     b.image_is_sem[static_cast<int64_t>(i)] = images[i]->kind == "sem";
   }
   b.target_rows = Rows(target_rows);

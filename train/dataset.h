@@ -73,9 +73,15 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& manifest_path, const Trai
                                     const text::Tokenizer& tokenizer,
                                     const DatasetOptions& options = {});
 
-// The synthesis texts of the training split of a manifest, for training the tokenizer.
+// The synthesis texts of the training split of a manifest, for training the tokenizer (empty
+// when the split has none).
 absl::StatusOr<std::vector<std::string>> TrainingTexts(const std::string& manifest_path,
                                                        int max_records);
+
+// Texts for a tokenizer when the training data has no synthesis text (a structure- or
+// image-only benchmark): one recipe-like sentence per element, so the vocabulary covers
+// element symbols. The text encoder of such a model is never trained.
+std::vector<std::string> PlaceholderTokenizerTexts();
 
 // Resolves DIR -> DIR/manifest.jsonl; a file path is returned as is.
 std::string ManifestPathFor(const std::string& data);
@@ -105,6 +111,9 @@ struct BatchOptions {
   double property_keep_prob = 1.0;
   uint64_t seed = 0;  // image choice and property masking
 };
+
+// The model input of one stored image: [1, S, S] float, normalized for its kind.
+torch::Tensor ImageTensor(const ExampleImage& image, const encoders::ModelConfig& model);
 
 // Builds the batch of `rows` (indices into dataset.examples).
 Batch MakeBatch(const Dataset& dataset, const TrainConfig& config, const std::vector<int>& rows,

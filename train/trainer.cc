@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -124,10 +126,61 @@ std::vector<torch::Tensor> ModelTensors(encoders::MatAlignModel& model) {
   return out;
 }
 
+// Copies every parameter and buffer of the bundle at `dir` whose name and shape match into
+// `model`; returns how many were copied.
+absl::StatusOr<int> InitializeFrom(encoders::MatAlignModel& model, const std::string& dir) {
+  MATALIGN_ASSIGN_OR_RETURN(std::shared_ptr<encoders::LoadedModel> source,
+                            encoders::LoadModelBundle(dir));
+  std::map<std::string, torch::Tensor> from;
+  for (const auto& p : source->model->named_parameters()) from[p.key()] = p.value();
+  for (const auto& b : source->model->named_buffers()) from[b.key()] = b.value();
+  torch::NoGradGuard no_grad;
+  int copied = 0;
+  auto copy = [&](const std::string& name, torch::Tensor& to) {
+    auto it = from.find(name);
+    if (it == from.end() || !it->second.sizes().equals(to.sizes())) return;
+    to.copy_(it->second);
+    ++copied;
+  };
+  for (auto& p : model->named_parameters()) copy(p.key(), p.value());
+  for (auto& b : model->named_buffers()) copy(b.key(), b.value());
+  if (copied == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--init-from ", dir, ": no tensor matches this model's names and shapes"));
+  }
+  return copied;
+}
+
+// The validation figure that picks the best epoch (TrainSettings::selection_metric), or "" if
+// `val` has none of the automatic choices.
+std::string SelectionMetric(const TrainConfig& config, const nlohmann::json& val) {
+  const TrainSettings& s = config.train;
+  if (!s.selection_metric.empty()) return s.selection_metric;
+  const std::string k = std::to_string(s.recall_k);
+  std::vector<std::string> candidates = {"recall@" + k + "_g2t", "recall@" + k + "_p2t"};
+  for (const std::string& p : config.model.heads.properties) candidates.push_back("mae_" + p);
+  for (const char* c : {"defect_accuracy", "_g2v", "_t2v"}) {
+    candidates.push_back(c[0] == '_' ? "recall@" + k + c : c);
+  }
+  for (const std::string& c : candidates) {
+    if (val.contains(c)) return c;
+  }
+  return "";
+}
+
+// Larger is better: MAEs are negated; a missing figure scores -infinity.
+double SelectionScore(const std::string& metric, const nlohmann::json& val) {
+  if (metric.empty() || !val.contains(metric) || !val[metric].is_number()) {
+    return -std::numeric_limits<double>::infinity();
+  }
+  const double v = val[metric].get<double>();
+  return metric.rfind("mae_", 0) == 0 ? -v : v;
+}
+
 struct Checkpoint {
   int epoch = 0;  // epochs completed
   int64_t step = 0;
-  double best_metric = -1;
+  double best_metric = -std::numeric_limits<double>::infinity();  // SelectionScore
   int best_epoch = -1;
   int bad_epochs = 0;
   nlohmann::json best_metrics = nlohmann::json::object();
@@ -208,13 +261,23 @@ static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
     if (lead) std::fprintf(stderr, "%s\n", line.c_str());
   };
   if (lead && !options.resume) {
-    if (!options.tokenizer.empty()) {
-      MATALIGN_ASSIGN_OR_RETURN(std::string bytes, ReadFile(options.tokenizer));
+    std::string given_tokenizer = options.tokenizer;
+    if (given_tokenizer.empty() && !options.init_from.empty()) {
+      given_tokenizer = (fs::path(options.init_from) / "tokenizer.model").string();
+    }
+    if (!given_tokenizer.empty()) {
+      MATALIGN_ASSIGN_OR_RETURN(std::string bytes, ReadFile(given_tokenizer));
       MATALIGN_RETURN_IF_ERROR(WriteFileAtomic(tokenizer_path, bytes));
     } else {
       auto start = Clock::now();
       MATALIGN_ASSIGN_OR_RETURN(std::vector<std::string> texts,
                                 TrainingTexts(manifest_path, s.max_records));
+      if (texts.empty()) {
+        log(absl::StrCat(manifest_path,
+                         ": no synthesis text in the training split; the tokenizer is trained "
+                         "on a placeholder text and the text encoder stays untrained"));
+        texts = PlaceholderTokenizerTexts();
+      }
       text::TokenizerTrainOptions to;
       to.vocab_size = config.tokenizer.vocab_size;
       to.hard_vocab_limit = false;
@@ -261,6 +324,10 @@ static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
   // Model and optimizer.
   torch::manual_seed(s.seed);
   encoders::MatAlignModel model(config.model);
+  if (!options.init_from.empty() && !options.resume) {
+    MATALIGN_ASSIGN_OR_RETURN(int copied, InitializeFrom(model, options.init_from));
+    log(absl::StrFormat("init: %d tensors copied from %s", copied, options.init_from));
+  }
   model->to(device);
   {
     std::vector<torch::Tensor> tensors = ModelTensors(model);
@@ -426,6 +493,7 @@ static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
 
   int epoch = ck.epoch;
   bool stopped_early = false;
+  std::string selection;  // the validation figure that picks the best epoch
   for (; epoch < s.epochs; ++epoch) {
     if (options.stop_after_epochs > 0 && result.epochs_run >= options.stop_after_epochs) break;
     if (s.early_stopping_patience > 0 && ck.bad_epochs >= s.early_stopping_patience) {
@@ -632,8 +700,8 @@ static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
     wait_seconds += loader.wait_seconds();
 
     nlohmann::json val = validate();
-    const std::string key = absl::StrCat("recall@", s.recall_k, "_g2t");
-    const double metric = val.contains(key) ? val[key].get<double>() : -1;
+    selection = SelectionMetric(config, val);
+    const double metric = SelectionScore(selection, val);
     ++result.epochs_run;
     if (metric > ck.best_metric || ck.best_epoch < 0) {
       ck.best_metric = metric;
@@ -697,15 +765,17 @@ static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
                         result.epochs_run));
     result.best_epoch = ck.best_epoch;
     result.best_metrics = ck.best_metrics;
+    result.selection_metric = selection;
     return result;
   }
   if (stopped_early) {
-    log(absl::StrFormat("early stopping: no better validation recall for %d epochs",
+    log(absl::StrFormat("early stopping: no better validation %s for %d epochs", selection,
                         s.early_stopping_patience));
   }
 
   result.best_epoch = ck.best_epoch;
   result.best_metrics = ck.best_metrics;
+  result.selection_metric = selection;
   result.samples_per_second = train_seconds > 0 ? samples / train_seconds : 0;
   result.loader_wait_fraction = train_seconds > 0 ? wait_seconds / train_seconds : 0;
   if (lead) {
@@ -719,11 +789,9 @@ static absl::StatusOr<TrainResult> TrainUnguarded(const TrainConfig& config_in,
     meta.train_config["tokenizer"] = config_json["tokenizer"];
     meta.train_config["world_size"] = world;
     meta.data_hash = data.data_hash;
-    meta.metrics = {{"best_epoch", ck.best_epoch},
-                    {"val", ck.best_metrics},
-                    {"chance_recall", nullptr},
-                    {"train_records", train_rows.size()},
-                    {"val_records", val_rows.size()}};
+    meta.metrics = {{"best_epoch", ck.best_epoch},        {"val", ck.best_metrics},
+                    {"selection_metric", selection},      {"chance_recall", nullptr},
+                    {"train_records", train_rows.size()}, {"val_records", val_rows.size()}};
     const std::string n_key = "n_g2t";
     if (ck.best_metrics.contains(n_key)) {
       meta.metrics["chance_recall"] =

@@ -24,6 +24,11 @@ struct TrainerOptions {
   bool resume = false;
   // An existing SentencePiece model to use instead of training one. Default: "".
   std::string tokenizer;
+  // A bundle directory whose weights initialize the model (fine-tuning after pre-training):
+  // every parameter and buffer whose name and shape match is copied, the rest keep their
+  // initialization. Its tokenizer is used unless `tokenizer` is set. Ignored with `resume`.
+  // Default: "".
+  std::string init_from;
   // "auto" (CUDA when available), "cpu" or "cuda". Default: "auto".
   std::string device = "auto";
   // Intra-op threads of this process; 0 = hardware threads / world_size. Default: 0.
@@ -47,6 +52,7 @@ struct TrainResult {
   int epochs_run = 0;               // epochs completed by this invocation
   int best_epoch = -1;              // 1-based; -1 without validation data
   nlohmann::json best_metrics;      // validation figures of the best epoch
+  std::string selection_metric;     // the validation figure that chose it ("" = none)
   double samples_per_second = 0;    // training samples (global) per second of training steps
   double loader_wait_fraction = 0;  // share of step time spent waiting for batches
 };

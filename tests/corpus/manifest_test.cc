@@ -275,6 +275,34 @@ TEST(ManifestTest, CheckFilesStatsPathsRelativeToTheManifest) {
   EXPECT_EQ(message.find(path + ":1:"), std::string::npos) << message;
 }
 
+TEST(ManifestTest, DerivedManifestRebasesFilePathsToItsOwnDirectory) {
+  TempDir dir;
+  ASSERT_OK(WriteFileAtomic(dir.Join("corpus/img/a.png"), "png"));
+  ASSERT_OK(WriteFileAtomic(dir.Join("corpus/s/a.cif"), "data_a"));
+  Record a;
+  a.id = "a";
+  a.images.push_back({"img/a.png", "sem"});
+  a.structure = StructureRef{"s/a.cif", "", "cif"};
+  Record b;
+  b.id = "b";
+  b.structure = StructureRef{"", "data_b", "cif"};  // inline: nothing to rebase
+  for (const std::string& where : {"elsewhere/deep/m.jsonl", "corpus/m2.jsonl"}) {
+    const std::string path = dir.Join(where);
+    ASSERT_OK(WriteDerivedManifest(path, {a, b}, dir.Join("corpus")));
+    ManifestReadOptions options;
+    options.check_files = true;  // every rebased path resolves from the new manifest
+    ASSERT_OK_AND_ASSIGN(std::vector<Record> got, ReadManifest(path, options));
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[1].structure->text, "data_b");
+    if (where == std::string("corpus/m2.jsonl")) {
+      EXPECT_EQ(got[0].images[0].path, "img/a.png");
+    } else {
+      EXPECT_EQ(got[0].images[0].path, "../../corpus/img/a.png");
+      EXPECT_EQ(got[0].structure->path, "../../corpus/s/a.cif");
+    }
+  }
+}
+
 TEST(ManifestTest, MissingManifestIsNotFound) {
   TempDir dir;
   EXPECT_EQ(ReadManifest(dir.Join("nope.jsonl")).status().code(), absl::StatusCode::kNotFound);

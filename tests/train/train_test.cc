@@ -24,7 +24,8 @@ TEST(TrainConfigTest, PresetsParse) {
 TEST(TrainConfigTest, YamlTypesAndDefaults) {
   ASSERT_OK_AND_ASSIGN(TrainConfig c, ParseTrainConfig(R"(
 model: {embed_dim: 32, image: {norm: group, base_width: 8}}
-train: {lr: 1e-4, symmetric: false, image_kinds: [sem], loss_weights: {text_image: 0}}
+train: {lr: 1e-4, symmetric: false, image_kinds: [sem], loss_weights: {text_image: 0},
+        selection_metric: mae_band_gap_ev}
 )",
                                                        "inline"));
   EXPECT_EQ(c.model.embed_dim, 32);
@@ -34,6 +35,7 @@ train: {lr: 1e-4, symmetric: false, image_kinds: [sem], loss_weights: {text_imag
   EXPECT_EQ(c.train.image_kinds, std::vector<std::string>{"sem"});
   EXPECT_EQ(c.train.loss_weights.text_image, 0);
   EXPECT_EQ(c.train.loss_weights.graph_text, 1);  // default kept
+  EXPECT_EQ(c.train.selection_metric, "mae_band_gap_ev");
   EXPECT_EQ(c.model.graph.layers, 3);
   EXPECT_EQ(c.model.text.layers, 4);
 }
