@@ -3,10 +3,14 @@
 //   mmtrain train --config configs/tiny.yaml --data CORPUS --out MODELS [--world-size 2]
 //   mmtrain train ... --resume            # continue MODELS/runs/latest/checkpoint.pt
 //   mmtrain check MODELS/1                # load a bundle, verify it, print its summary
+//   mmtrain eval --model MODELS/1 --data CORPUS --out REPORT    # report.{json,md} + plots
+//   mmtrain ablate --config configs/small.yaml --data CORPUS --out REPORT
+//   mmtrain bench-real perov5|sem|xrd --train FILE|DIR [--test FILE|DIR] --out REPORT
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -17,7 +21,10 @@
 #include "common/openmp_env.h"
 #include "distributed/launch.h"
 #include "encoders/model_bundle.h"
+#include "train/ablate.h"
+#include "train/bench_real.h"
 #include "train/config.h"
+#include "train/evaluate.h"
 #include "train/trainer.h"
 
 namespace {
@@ -83,6 +90,45 @@ int RunCheck(const std::string& dir) {
   return 0;
 }
 
+// Default training log of a bundle MODELS/<version>: MODELS/runs/latest/metrics.jsonl, if the
+// run that wrote it is still there.
+std::string DefaultTrainingLog(const std::string& bundle_dir) {
+  namespace fs = std::filesystem;
+  const fs::path log =
+      fs::path(bundle_dir).lexically_normal().parent_path() / "runs" / "latest" / "metrics.jsonl";
+  std::error_code ec;
+  return fs::exists(log, ec) ? log.string() : "";
+}
+
+int RunEval(const std::string& bundle_dir, const std::string& data, const std::string& out,
+            std::string training_log, const matalign::train::EvalOptions& options) {
+  absl::StatusOr<matalign::train::EvalResult> result =
+      matalign::train::Evaluate(bundle_dir, data, options);
+  if (!result.ok()) return Fail(result.status());
+  if (training_log.empty()) training_log = DefaultTrainingLog(bundle_dir);
+  absl::Status written = matalign::train::WriteEvalReport(*result, training_log, out);
+  if (!written.ok()) return Fail(written);
+  std::printf("%s\n", (std::filesystem::path(out) / "report.md").c_str());
+  return 0;
+}
+
+int RunAblate(const matalign::train::AblateOptions& options) {
+  absl::StatusOr<nlohmann::json> report = matalign::train::Ablate(options);
+  if (!report.ok()) return Fail(report.status());
+  std::printf("%s\n", (std::filesystem::path(options.out) / "report.md").c_str());
+  return 0;
+}
+
+int RunBenchReal(const std::string& which, const matalign::train::BenchRealOptions& options) {
+  absl::StatusOr<nlohmann::json> report = which == "perov5"
+                                              ? matalign::train::BenchRealPerov5(options)
+                                          : which == "sem" ? matalign::train::BenchRealSem(options)
+                                                           : matalign::train::BenchRealXrd(options);
+  if (!report.ok()) return Fail(report.status());
+  std::printf("%s\n", (std::filesystem::path(options.out) / "report.md").c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +151,9 @@ int main(int argc, char** argv) {
   train->add_flag("--resume", options.resume, "continue from RUN_DIR/checkpoint.pt");
   train->add_option("--tokenizer", options.tokenizer,
                     "use this SentencePiece model instead of training one");
+  train->add_option("--init-from", options.init_from,
+                    "bundle whose weights (matching names and shapes) and tokenizer start the "
+                    "model: fine-tuning after pre-training");
   train->add_option("--device", options.device, "auto, cpu or cuda")->default_val("auto");
   train->add_option("--threads", options.threads, "threads per rank (0 = cores / world size)")
       ->default_val(0);
@@ -123,6 +172,77 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "load and verify a model bundle");
   check->add_option("bundle", bundle_dir, "bundle directory, e.g. models/1")->required();
 
+  std::string eval_model, eval_data, eval_out, eval_log;
+  matalign::train::EvalOptions eval_options;
+  CLI::App* eval = app.add_subcommand(
+      "eval", "evaluate a bundle on a split: report.json, report.md and plots in --out");
+  eval->add_option("--model", eval_model, "bundle directory, e.g. models/1")->required();
+  eval->add_option("--data", eval_data, "corpus directory (manifest.jsonl) or manifest file")
+      ->required();
+  eval->add_option("--out", eval_out, "report directory")->required();
+  eval->add_option("--split", eval_options.split, "train, val or test")->capture_default_str();
+  eval->add_option("--training-log", eval_log,
+                   "metrics.jsonl of the run, for loss curves (default: "
+                   "MODEL/../runs/latest/metrics.jsonl when present)");
+  eval->add_option("--device", eval_options.device, "auto, cpu or cuda")->capture_default_str();
+  eval->add_option("--threads", eval_options.threads, "intra-op threads (0 = all cores)")
+      ->capture_default_str();
+  eval->add_option("--batch-size", eval_options.batch_size, "materials per forward pass")
+      ->capture_default_str();
+
+  matalign::train::AblateOptions ablate_options;
+  CLI::App* ablate = app.add_subcommand(
+      "ablate", "train and evaluate single-, dual- and tri-modal variants; one table in --out");
+  ablate->add_option("--config", ablate_options.config, "training config for every variant")
+      ->required();
+  ablate->add_option("--data", ablate_options.data, "corpus with train, val and test splits")
+      ->required();
+  ablate->add_option("--out", ablate_options.out, "report directory")->required();
+  ablate->add_option("--epochs", ablate_options.epochs, "override train.epochs (0 = config's)")
+      ->capture_default_str();
+  ablate
+      ->add_option("--variants", ablate_options.variants,
+                   "subset of: structure text image structure+text structure+image "
+                   "text+image tri-modal generalization (default all)")
+      ->delimiter(',');
+  ablate
+      ->add_option("--train-class", ablate_options.train_class,
+                   "generalization run: train on this class, test on the others")
+      ->capture_default_str();
+  ablate->add_flag("--reuse", ablate_options.reuse,
+                   "keep variants already evaluated in --out (continue an interrupted run)");
+  ablate->add_option("--device", ablate_options.device, "auto, cpu or cuda")->capture_default_str();
+  ablate->add_option("--threads", ablate_options.threads, "intra-op threads (0 = all cores)")
+      ->capture_default_str();
+
+  std::string bench_which;
+  matalign::train::BenchRealOptions bench_options;
+  CLI::App* bench = app.add_subcommand(
+      "bench-real", "real-data benchmarks: perov5 (heat_all), sem (NCM micrographs), xrd");
+  bench->add_option("benchmark", bench_which, "perov5, sem or xrd")
+      ->required()
+      ->check(CLI::IsMember({"perov5", "sem", "xrd"}));
+  bench
+      ->add_option("--train", bench_options.train,
+                   "training data: perov5 CSV, SEM folder with labels.csv, XRD scan folder")
+      ->required();
+  bench->add_option("--test", bench_options.test,
+                    "test data of the same format (default: split --train)");
+  bench->add_option("--out", bench_options.out, "report directory")->required();
+  bench->add_option("--config", bench_options.config,
+                    "training config (default: configs/bench-<benchmark>.yaml)");
+  bench->add_option("--epochs", bench_options.epochs, "override train.epochs (0 = config's)")
+      ->capture_default_str();
+  bench->add_option("--max-items", bench_options.max_items, "use at most this many items (0 = all)")
+      ->capture_default_str();
+  bench->add_option("--folds", bench_options.folds, "cross-validation folds (sem)")
+      ->capture_default_str();
+  bench->add_option("--seed", bench_options.seed, "seed of splits, folds and training")
+      ->capture_default_str();
+  bench->add_option("--device", bench_options.device, "auto, cpu or cuda")->capture_default_str();
+  bench->add_option("--threads", bench_options.threads, "intra-op threads (0 = all cores)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -130,5 +250,8 @@ int main(int argc, char** argv) {
   }
   if (*train) return RunTrain(config_path, options, args);
   if (*check) return RunCheck(bundle_dir);
+  if (*eval) return RunEval(eval_model, eval_data, eval_out, eval_log, eval_options);
+  if (*ablate) return RunAblate(ablate_options);
+  if (*bench) return RunBenchReal(bench_which, bench_options);
   return 2;
 }

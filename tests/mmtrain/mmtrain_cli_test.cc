@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 
 #include "common/file.h"
@@ -125,6 +126,152 @@ TEST_F(MmtrainTest, TinyPresetRetrievesTextFromStructureFarAboveChance) {
   auto refused = RunCommand(Bin("mmtrain") + " check " + damaged);
   EXPECT_EQ(refused.exit_code, 1) << refused.out;
   EXPECT_NE(refused.out.find("text_encoder.pt"), std::string::npos) << refused.out;
+}
+
+// The validation figures the trainer recorded in the bundle, recomputed by `mmtrain eval`
+// on the same split, must agree: two independent paths through the model and the data.
+TEST_F(MmtrainTest, EvalAgreesWithTheTrainerAndWritesEverySection) {
+  const std::string out = dir_->path() + "/models-eval";
+  auto r = RunCommand(Bin("mmtrain") + " train --log-every 0 --config " + micro_ + " --data " +
+                      corpus_ + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string bundle = LastLine(r.out);
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadFile(bundle + "/manifest.json"));
+  const auto val = nlohmann::json::parse(text)["metrics"]["val"];
+
+  const std::string val_report = dir_->path() + "/eval-val";
+  auto e = RunCommand(Bin("mmtrain") + " eval --split val --model " + bundle + " --data " +
+                      corpus_ + " --out " + val_report);
+  ASSERT_EQ(e.exit_code, 0) << e.out;
+  ASSERT_OK_AND_ASSIGN(std::string json, ReadFile(val_report + "/report.json"));
+  auto report = nlohmann::json::parse(json);
+  EXPECT_NEAR(report["regression"]["band_gap_ev"]["mae"].get<double>(),
+              val["mae_band_gap_ev"].get<double>(), 1e-4);
+  EXPECT_EQ(report["retrieval"]["g2t"]["n"], val["n_g2t"]);
+  EXPECT_NEAR(report["retrieval"]["g2t"]["recall@5"].get<double>(),
+              val["recall@5_g2t"].get<double>(), 0.03);  // padding differs: a tie may flip
+
+  const std::string test_report = dir_->path() + "/eval-test";
+  e = RunCommand(Bin("mmtrain") + " eval --model " + bundle + " --data " + corpus_ + " --out " +
+                 test_report);
+  ASSERT_EQ(e.exit_code, 0) << e.out;
+  EXPECT_EQ(LastLine(e.out), test_report + "/report.md");
+  ASSERT_OK_AND_ASSIGN(json, ReadFile(test_report + "/report.json"));
+  report = nlohmann::json::parse(json);
+  EXPECT_EQ(report["data"]["split"], "test");
+  const auto& defect = report["defect"];
+  int64_t confusion_total = 0;
+  for (const auto& row : defect["confusion"]) {
+    for (const auto& c : row) confusion_total += c.get<int64_t>();
+  }
+  EXPECT_GT(defect["n"].get<int64_t>(), 0);
+  EXPECT_EQ(confusion_total, defect["n"].get<int64_t>());
+  const auto& rec = report["recommendation"];
+  EXPECT_LE(rec["recall@1"].get<double>(), rec["recall@5"].get<double>());
+  EXPECT_LE(rec["recall@5"].get<double>(), rec["recall@10"].get<double>());
+  EXPECT_GE(rec["ndcg@10"].get<double>(), 0.0);
+  EXPECT_LE(rec["ndcg@10"].get<double>(), 1.0);
+  for (const char* pair : {"g2t", "t2g", "g2v", "v2g", "t2v", "v2t", "p2g", "p2t"}) {
+    EXPECT_TRUE(report["retrieval"].contains(pair)) << pair;
+  }
+  for (const char* space : {"structure", "text", "image", "joint"}) {
+    const double s = report["embedding"][space]["silhouette"].get<double>();
+    EXPECT_TRUE(s >= -1 && s <= 1) << space << " " << s;
+  }
+  EXPECT_GT(report["cost"]["peak_rss_mb"].get<double>(), 0);
+  for (const char* plot :
+       {"embedding_by_class", "embedding_by_route", "recall_at_k", "loss_curves"}) {
+    EXPECT_TRUE(fs::exists(test_report + "/" + plot + ".svg")) << plot;
+    EXPECT_TRUE(fs::exists(test_report + "/" + plot + ".png")) << plot;
+  }
+  ASSERT_OK_AND_ASSIGN(std::string md, ReadFile(test_report + "/report.md"));
+  for (const char* section :
+       {"## Property regression", "## Defect classification", "## Synthesis recommendation",
+        "## Cross-modal retrieval", "## Embedding quality", "](loss_curves.svg)"}) {
+    EXPECT_NE(md.find(section), std::string::npos) << section;
+  }
+
+  auto bad = RunCommand(Bin("mmtrain") + " eval --split nope --model " + bundle + " --data " +
+                        corpus_ + " --out " + test_report);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("split 'nope'"), std::string::npos) << bad.out;
+}
+
+// Fine-tuning from a bundle with a vanishing learning rate keeps its structure encoder and
+// property head exactly: --init-from copies the weights.
+TEST_F(MmtrainTest, InitFromStartsFromTheBundlesWeights) {
+  const std::string source = dir_->path() + "/models-source";
+  auto a = RunCommand(Bin("mmtrain") + " train --log-every 0 --config " + micro_ + " --data " +
+                      corpus_ + " --out " + source);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  const std::string still = dir_->path() + "/still.yaml";
+  std::string config(kMicroConfig);  // the same model, a learning rate of ~0
+  config.replace(config.find("train: {"), std::string::npos,
+                 "train: {epochs: 1, batch_size: 16, lr: 1.0e-12, min_lr: 1.0e-12, "
+                 "warmup_steps: 1, seed: 3, early_stopping_patience: 0}\n");
+  ASSERT_OK(WriteFileAtomic(still, config));
+  const std::string tuned = dir_->path() + "/models-tuned";
+  auto b = RunCommand(Bin("mmtrain") + " train --log-every 0 --config " + still + " --data " +
+                      corpus_ + " --out " + tuned + " --init-from " + LastLine(a.out));
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.out.find("tensors copied from"), std::string::npos) << b.out;
+  auto val_of = [](const std::string& bundle) {
+    auto text = ReadFile(bundle + "/manifest.json");
+    return nlohmann::json::parse(*text)["metrics"]["val"];
+  };
+  EXPECT_NEAR(val_of(LastLine(b.out))["mae_band_gap_ev"].get<double>(),
+              val_of(LastLine(a.out))["mae_band_gap_ev"].get<double>(), 1e-4);
+  auto c = RunCommand(Bin("mmtrain") + " train --log-every 0 --config " + still + " --data " +
+                      corpus_ + " --out " + dir_->path() + "/models-fresh");
+  ASSERT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_GT(std::fabs(val_of(LastLine(c.out))["mae_band_gap_ev"].get<double>() -
+                      val_of(LastLine(a.out))["mae_band_gap_ev"].get<double>()),
+            1e-3);
+}
+
+// Every variant trains on its own modalities and is tabulated; one epoch each.
+TEST_F(MmtrainTest, AblateTrainsEveryVariantAndTabulatesThem) {
+  const std::string out = dir_->path() + "/ablate";
+  auto r = RunCommand(Bin("mmtrain") + " ablate --epochs 1 --config " + micro_ + " --data " +
+                      corpus_ + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_OK_AND_ASSIGN(std::string json, ReadFile(out + "/report.json"));
+  auto report = nlohmann::json::parse(json);
+  for (const char* v : {"structure", "text", "image", "structure+text", "structure+image",
+                        "text+image", "tri-modal", "generalization"}) {
+    EXPECT_TRUE(report["variants"].contains(v)) << v;
+    EXPECT_TRUE(fs::exists(out + "/" + v + "/eval/report.md")) << v;
+  }
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& row : report["table"]) rows[row["figure"]] = row["values"];
+  ASSERT_TRUE(rows.count("MAE band_gap_ev"));
+  EXPECT_TRUE(rows["MAE band_gap_ev"]["structure"].is_number());
+  EXPECT_TRUE(rows["MAE band_gap_ev"]["text"].is_null());  // no structure encoder trained
+  EXPECT_TRUE(rows["recommend Recall@5"]["text"].is_number());
+  EXPECT_TRUE(rows["recommend Recall@5"]["image"].is_null());
+  EXPECT_TRUE(rows["defect accuracy"]["image"].is_number());
+
+  // The generalization run is tested on exactly the non-crystalline materials.
+  int64_t held_out = 0;
+  std::ifstream manifest(corpus_ + "/manifest.jsonl");
+  std::string line;
+  while (std::getline(manifest, line)) {
+    if (nlohmann::json::parse(line)["class"] != "crystalline") ++held_out;
+  }
+  EXPECT_GT(held_out, 0);
+  EXPECT_EQ(report["variants"]["generalization"]["eval"]["data"]["materials"], held_out);
+  ASSERT_OK_AND_ASSIGN(std::string md, ReadFile(out + "/report.md"));
+  EXPECT_NE(md.find("tri vs best single"), std::string::npos);
+
+  // --reuse keeps the evaluated variants instead of retraining them.
+  r = RunCommand(Bin("mmtrain") + " ablate --reuse --epochs 1 --config " + micro_ + " --data " +
+                 corpus_ + " --out " + out + " --variants structure,text");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("structure: reusing"), std::string::npos) << r.out;
+  auto bad = RunCommand(Bin("mmtrain") + " ablate --config " + micro_ + " --data " + corpus_ +
+                        " --out " + out + " --variants sound");
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("unknown variant 'sound'"), std::string::npos) << bad.out;
 }
 
 TEST_F(MmtrainTest, MismatchedManifestIsRefused) {
